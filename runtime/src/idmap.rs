@@ -1,0 +1,112 @@
+//! Writing a child's uid and gid maps from the parent: directly where the
+//! kernel allows it, through newuidmap/newgidmap for rootless multi-range maps.
+
+use std::fs;
+use std::process::Command;
+
+use nix::unistd::{getegid, geteuid, Pid};
+use oci_spec::runtime::LinuxIdMapping;
+
+use crate::error::{Result, RuntimeError, SysContext};
+
+/// Which map to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// /proc/PID/uid_map.
+    Uid,
+    /// /proc/PID/gid_map.
+    Gid,
+}
+
+impl MapKind {
+    fn file(self) -> &'static str {
+        match self {
+            MapKind::Uid => "uid_map",
+            MapKind::Gid => "gid_map",
+        }
+    }
+    fn helper(self) -> &'static str {
+        match self {
+            MapKind::Uid => "newuidmap",
+            MapKind::Gid => "newgidmap",
+        }
+    }
+}
+
+/// The text of a map file for `maps`.
+pub fn format_map(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Whether an unprivileged process may write `maps` itself: one range of size
+/// one mapping its own id.
+fn writable_directly(kind: MapKind, maps: &[LinuxIdMapping]) -> bool {
+    if geteuid().is_root() {
+        return true;
+    }
+    let own = match kind {
+        MapKind::Uid => geteuid().as_raw(),
+        MapKind::Gid => getegid().as_raw(),
+    };
+    maps.len() == 1 && maps[0].size() == 1 && maps[0].host_id() == own
+}
+
+/// Writes the uid and gid maps of `pid`.
+pub fn write_maps(pid: Pid, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
+    let gid_direct = writable_directly(MapKind::Gid, gids);
+    // An unprivileged writer of gid_map must first deny setgroups (the kernel
+    // requires it so dropping supplementary groups can't be undone). Root and
+    // newgidmap are trusted with it.
+    if !gids.is_empty() && gid_direct && !geteuid().is_root() {
+        let path = format!("/proc/{pid}/setgroups");
+        fs::write(&path, "deny").ctx(|| format!("writing {path}"))?;
+    }
+    write_one(pid, MapKind::Uid, uids)?;
+    write_one(pid, MapKind::Gid, gids)
+}
+
+fn write_one(pid: Pid, kind: MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
+    if maps.is_empty() {
+        return Ok(());
+    }
+    if writable_directly(kind, maps) {
+        let path = format!("/proc/{pid}/{}", kind.file());
+        return fs::write(&path, format_map(maps)).ctx(|| format!("writing {path}"));
+    }
+    let mut cmd = Command::new(kind.helper());
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.arg(m.container_id().to_string())
+            .arg(m.host_id().to_string())
+            .arg(m.size().to_string());
+    }
+    let out = cmd.output().map_err(|e| {
+        RuntimeError::sys(
+            format!(
+                "running {} (install the uidmap package for multi-range rootless maps)",
+                kind.helper()
+            ),
+            e,
+        )
+    })?;
+    if !out.status.success() {
+        return Err(RuntimeError::Spec(format!(
+            "{} {} failed: {} (check /etc/sub{}id ranges for this user)",
+            kind.helper(),
+            format_map(maps).trim().replace('\n', ", "),
+            String::from_utf8_lossy(&out.stderr).trim(),
+            if kind == MapKind::Uid { "u" } else { "g" }
+        )));
+    }
+    Ok(())
+}
+
+/// Maps container id `id` to its host id through `maps`, if mapped.
+pub fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}

@@ -1,0 +1,72 @@
+//! The final step: environment, PATH lookup inside the container, execve.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, RuntimeError};
+
+/// The PATH used when the process's env has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds `arg0` in `path` (a PATH value) as seen from the current root.
+pub fn lookup(arg0: &str, path: &str) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        return Ok(PathBuf::from(arg0));
+    }
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(arg0);
+        if let Ok(m) = std::fs::metadata(&cand) {
+            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(RuntimeError::Init(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}
+
+/// The PATH value of `env` (NAME=VALUE strings), or the default.
+pub fn path_of(env: &[String]) -> &str {
+    env.iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+}
+
+fn cstrings<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<CString>> {
+    items
+        .into_iter()
+        .map(|s| {
+            CString::new(s)
+                .map_err(|_| RuntimeError::Spec("argument or env holds a NUL byte".into()))
+        })
+        .collect()
+}
+
+/// Finds the program of `args` on the PATH of `env`.
+pub fn resolve(args: &[String], env: &[String]) -> Result<PathBuf> {
+    let arg0 = args
+        .first()
+        .ok_or_else(|| RuntimeError::Spec("process.args is empty".into()))?;
+    lookup(arg0, path_of(env))
+}
+
+/// Replaces the process with `prog` run as `args` under `env`. Returns only on
+/// failure.
+pub fn execve(prog: &Path, args: &[String], env: &[String]) -> RuntimeError {
+    let run = || -> Result<std::convert::Infallible> {
+        let prog_c = CString::new(prog.as_os_str().as_bytes())
+            .map_err(|_| RuntimeError::Spec("program path holds a NUL byte".into()))?;
+        let argv = cstrings(args.iter().map(|a| a.as_bytes()))?;
+        let envp = cstrings(env.iter().map(|e| e.as_bytes()))?;
+        nix::unistd::execve(&prog_c, &argv, &envp)
+            .map_err(|e| RuntimeError::sys(format!("exec {}", prog.display()), e))
+    };
+    match run() {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}

@@ -1,0 +1,349 @@
+//! The container's init: everything that happens in the new process between
+//! clone and execve. Errors go back to `create` over the sync socket.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::SigSet;
+use nix::unistd::{sethostname, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use super::{exec, rlimits, terminal, user};
+use crate::error::{Result, RuntimeError, SysContext};
+use crate::namespaces::{join_all, NamespacePlan};
+use crate::rootfs::{devices, mounts, options, paths, pivot, resolve::RootDir};
+use crate::sync::{Message, SyncSocket};
+
+/// Everything init needs, prepared by the parent before clone.
+#[derive(Debug)]
+pub struct InitArgs<'a> {
+    /// The spec.
+    pub spec: &'a Spec,
+    /// The bundle directory.
+    pub bundle: &'a Path,
+    /// Absolute rootfs path.
+    pub rootfs: &'a Path,
+    /// The namespace plan.
+    pub plan: &'a NamespacePlan,
+    /// Namespaces to join, already opened.
+    pub joins: &'a [(LinuxNamespaceType, std::fs::File)],
+    /// The child's end of the sync socket.
+    pub sync: &'a SyncSocket,
+    /// O_PATH fd of the exec fifo (None for `run` without a create/start split).
+    pub fifo: Option<&'a OwnedFd>,
+    /// Connected console socket, when process.terminal is set.
+    pub console: Option<RawFd>,
+    /// Extra fds to pass after stdio (LISTEN_FDS style).
+    pub preserve_fds: i32,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Set once Ready was sent (errors after it also go to stderr).
+    pub ready: std::cell::Cell<bool>,
+}
+
+/// Runs init; never returns. On failure the reason goes to the parent.
+pub fn run(args: InitArgs<'_>) -> ! {
+    let err = match setup(&args) {
+        Ok(prog) => {
+            let process = args.spec.process().as_ref().expect("validated");
+            let env = process.env().clone().unwrap_or_default();
+            exec::execve(&prog, process.args().as_deref().unwrap_or(&[]), &env)
+        }
+        Err(e) => e,
+    };
+    if args.ready.get() {
+        // Nobody reads the sync socket once `create` has returned: tell the
+        // container's own stderr, where its engine's log collects it.
+        eprintln!("husk-runtime: {err}");
+    }
+    let _ = args.sync.send(&Message::Error(err.to_string()));
+    // SAFETY: _exit is always safe; it skips atexit handlers that belong to
+    // the parent's copy of the runtime.
+    unsafe { libc::_exit(1) }
+}
+
+fn become_root_in_userns() -> Result<()> {
+    let zero_u = Uid::from_raw(0);
+    let zero_g = Gid::from_raw(0);
+    setresgid(zero_g, zero_g, zero_g).ctx(|| "becoming gid 0 in the user namespace".into())?;
+    setresuid(zero_u, zero_u, zero_u).ctx(|| "becoming uid 0 in the user namespace".into())
+}
+
+/// Enters namespaces, asking the parent for id maps when a user namespace is
+/// new. Returns whether a second fork is needed for the pid namespace.
+fn enter_namespaces(a: &InitArgs<'_>) -> Result<bool> {
+    let plan = a.plan;
+    let strategy_join = !a.joins.is_empty();
+    if strategy_join {
+        // Joins come first so new namespaces are owned by a joined user
+        // namespace; the pid namespace only applies to children, hence a fork.
+        join_all(a.joins)?;
+        let flags = plan.new;
+        if !flags.is_empty() {
+            unshare(flags).ctx(|| format!("unshare({flags:?})"))?;
+        }
+    }
+    if plan.new_user() {
+        a.sync.send(&Message::MapRequest)?;
+        a.sync.expect(Message::MapsDone)?;
+        become_root_in_userns()?;
+    } else if plan.joins_user() {
+        become_root_in_userns()?;
+    }
+    Ok(strategy_join && (plan.new_pid() || plan.joins_pid()))
+}
+
+/// Forks once more so the container process lands in the pid namespace; the
+/// intermediate reports the pid and exits.
+fn fork_into_pidns(a: &InitArgs<'_>) -> Result<()> {
+    match crate::clone::clone_process(CloneFlags::empty(), None)
+        .ctx(|| "forking into the pid namespace".into())?
+    {
+        crate::clone::Forked::Parent(pid) => {
+            let _ = a.sync.send(&Message::Pid(pid.as_raw()));
+            // SAFETY: _exit is always safe.
+            unsafe { libc::_exit(0) }
+        }
+        crate::clone::Forked::Child => Ok(()),
+    }
+}
+
+fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
+    let linux = a.spec.linux().as_ref();
+    // Nothing we mount may propagate back to the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "making / a recursive slave".into())?;
+    mount(
+        Some(a.rootfs),
+        a.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind-mounting rootfs {}", a.rootfs.display()))?;
+    let root = RootDir::open(a.rootfs)?;
+    let ctx = mounts::MountCtx {
+        root: &root,
+        bundle: a.bundle,
+        in_userns,
+    };
+    for m in a.spec.mounts().iter().flatten() {
+        mounts::mount_one(&ctx, m)?;
+    }
+    let mut devs = devices::default_devices();
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let node = devices::from_spec(d)?;
+        devs.retain(|x| x.path != node.path);
+        devs.push(node);
+    }
+    for d in &devs {
+        devices::create(&root, d, in_userns)?;
+    }
+    drop(root);
+    if a.no_pivot {
+        pivot::move_root(a.rootfs)?;
+    } else {
+        pivot::pivot(a.rootfs)?;
+    }
+    devices::create_symlinks()?;
+    if let Some(l) = linux {
+        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        paths::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        if let Some(p) = l.rootfs_propagation() {
+            let flags = options::parse_propagation(p)
+                .ok_or_else(|| RuntimeError::Spec(format!("unknown rootfsPropagation {p:?}")))?;
+            mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+                .ctx(|| format!("setting rootfs propagation {p}"))?;
+        }
+    }
+    if a.spec
+        .root()
+        .as_ref()
+        .is_some_and(|r| r.readonly() == Some(true))
+    {
+        mounts::remount_bind(Path::new("/"), MsFlags::MS_RDONLY)
+            .ctx(|| "remounting the rootfs read-only".into())?;
+    }
+    Ok(())
+}
+
+fn set_sysctls(a: &InitArgs<'_>) -> Result<()> {
+    let Some(map) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut keys: Vec<_> = map.keys().collect();
+    keys.sort();
+    for k in keys {
+        if k.contains("..") || k.contains('\0') {
+            return Err(RuntimeError::Spec(format!("invalid sysctl name {k:?}")));
+        }
+        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+        std::fs::write(&path, &map[k]).ctx(|| format!("setting sysctl {k}={}", map[k]))?;
+    }
+    Ok(())
+}
+
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "opening the exec fifo (is /proc mounted in the container?)".into())?;
+    // SAFETY: open returned this fd; OwnedFd closes it.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    nix::unistd::write(&fd, b"0").ctx(|| "writing the exec fifo".into())?;
+    Ok(())
+}
+
+/// Marks every fd above stdio and the preserved ones close-on-exec, so no
+/// runtime fd (state dirs, the host root) leaks into the container.
+pub fn close_extra_fds(preserve: i32) -> Result<()> {
+    let first = 3 + preserve.max(0) as u32;
+    // SAFETY: close_range takes integer arguments only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        return Err(RuntimeError::sys(
+            "marking inherited fds close-on-exec",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Enters process.cwd and refuses one that resolves outside the root (a
+/// leaked directory fd named as /proc/self/fd/N would).
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("entering cwd {}", cwd.display()))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(RuntimeError::Spec(format!(
+            "cwd {} is outside the container's root",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Steps that need the runtime's privileges: oom_score_adj and rlimits.
+pub fn apply_privileged(process: &Process) -> Result<()> {
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .ctx(|| format!("setting oom_score_adj {adj}"))?;
+    }
+    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))
+}
+
+/// The last steps shared by init and exec: credentials, no_new_privs, cwd,
+/// fds and signal mask. Must run after everything that needs privileges.
+pub fn drop_privileges(
+    process: &Process,
+    preserve_fds: i32,
+    setgroups_allowed: bool,
+) -> Result<()> {
+    user::switch(
+        process.user(),
+        process.capabilities().as_ref(),
+        setgroups_allowed,
+    )?;
+    if process.no_new_privileges() == Some(true) {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(RuntimeError::sys(
+                "setting no_new_privs",
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    enter_cwd(process.cwd())?;
+    close_extra_fds(preserve_fds)?;
+    SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "clearing the signal mask".into())?;
+    Ok(())
+}
+
+fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
+    let plan = a.plan;
+    let extra_fork = enter_namespaces(a)?;
+    if extra_fork {
+        fork_into_pidns(a)?;
+    }
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    let in_userns = plan.new_user() || plan.joins_user();
+    if plan.new.contains(CloneFlags::CLONE_NEWNS) {
+        prepare_rootfs(a, in_userns)?;
+    }
+    if plan.new.contains(CloneFlags::CLONE_NEWUTS) {
+        if let Some(h) = a.spec.hostname() {
+            sethostname(h).ctx(|| format!("setting hostname {h}"))?;
+        }
+        if let Some(d) = a.spec.domainname() {
+            set_domainname(d)?;
+        }
+    }
+    set_sysctls(a)?;
+    let process = a.spec.process().as_ref().expect("validated");
+    if process.terminal() == Some(true) {
+        let console = a.console.ok_or_else(|| {
+            RuntimeError::Spec("process.terminal is set but no --console-socket was given".into())
+        })?;
+        let size = process.console_size().as_ref().map(|b| terminal::Size {
+            rows: b.height() as u16,
+            cols: b.width() as u16,
+        });
+        terminal::setup(console, size)?;
+        let _ = nix::unistd::close(console);
+    }
+    let env = process.env().clone().unwrap_or_default();
+    let prog = exec::resolve(process.args().as_deref().unwrap_or(&[]), &env)?;
+    apply_privileged(process)?;
+    a.sync.send(&Message::Ready)?;
+    a.ready.set(true);
+    // The fifo is opened through /proc/self/fd while still privileged: after
+    // the uid switch the process is not dumpable and could not open it.
+    if let Some(fifo) = a.fifo {
+        wait_for_start(fifo)?;
+    }
+    drop_privileges(process, a.preserve_fds, setgroups_allowed())?;
+    Ok(prog)
+}
+
+/// Whether setgroups(2) is allowed here (not denied in our user namespace).
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    let c = std::ffi::CString::new(name)
+        .map_err(|_| RuntimeError::Spec("domainname holds a NUL byte".into()))?;
+    // SAFETY: the pointer and length describe the valid CString buffer.
+    if unsafe { libc::setdomainname(c.as_ptr(), name.len()) } != 0 {
+        return Err(RuntimeError::sys(
+            format!("setting domainname {name}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}

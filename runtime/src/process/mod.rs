@@ -1,0 +1,9 @@
+//! The container side: the init process's setup, credentials, terminal and
+//! the final execve.
+
+pub mod caps;
+pub mod exec;
+pub mod init;
+pub mod rlimits;
+pub mod terminal;
+pub mod user;
