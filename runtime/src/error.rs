@@ -51,6 +51,9 @@ pub enum RuntimeError {
     /// The container's init process reported an error during setup.
     #[error("container init: {0}")]
     Init(String),
+    /// The process's program could not be found or run.
+    #[error("{0}")]
+    Program(String),
     /// A hook failed or timed out.
     #[error("hook {path}: {reason}")]
     Hook {

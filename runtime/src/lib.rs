@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod clone;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod hooks;
 pub mod id;
 pub mod idmap;

@@ -148,6 +148,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Run(a) => run(cli, a),
+        Command::Exec(a) => exec(cli, a),
         Command::State(a) => {
             let (st, status) = container::load(&state_root(cli)?, &a.id)?;
             println!("{}", serde_json::to_string_pretty(&st.to_oci(status))?);
@@ -195,4 +196,71 @@ fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// `exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// JSON file with the process to run (an OCI process object).
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the pty master.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Environment variables (NAME=VALUE), added to the container's.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// User as UID[:GID].
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids.
+    #[arg(short = 'g', long)]
+    pub additional_gids: Vec<u32>,
+    /// Capabilities to add to the process.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Do not wait for the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Number of extra fds (after stdio) passed to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Set no_new_privs for the process.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `exec`: runs a process in the container and waits for it unless --detach.
+pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
+    let root = state_root(cli)?;
+    let process = super::exec_process::build(&root, a)?;
+    let opts = husk_runtime::exec::ExecOptions {
+        id: a.id.clone(),
+        process,
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+    };
+    if a.detach {
+        husk_runtime::exec::exec(&root, &opts)?;
+        return Ok(0);
+    }
+    wait::become_subreaper()?;
+    let set = wait::block_signals()?;
+    let pid = husk_runtime::exec::exec(&root, &opts)?;
+    Ok(wait::wait_forwarding(pid, &set)?)
 }

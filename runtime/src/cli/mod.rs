@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch, with runc's flags and exit codes.
 
 mod commands;
+mod exec_process;
 mod info;
 mod log;
 
@@ -59,6 +60,8 @@ pub enum Command {
     List(commands::ListArgs),
     /// List a container's processes.
     Ps(commands::PsArgs),
+    /// Run a process in a running container.
+    Exec(commands::ExecArgs),
     /// Print the runtime's features document.
     Features,
     /// Write a sample config.json.

@@ -24,7 +24,7 @@ pub fn lookup(arg0: &str, path: &str) -> Result<PathBuf> {
             }
         }
     }
-    Err(RuntimeError::Init(format!(
+    Err(RuntimeError::Program(format!(
         "exec: {arg0:?}: executable file not found in $PATH"
     )))
 }
