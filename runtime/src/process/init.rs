@@ -157,7 +157,13 @@ fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
     } else {
         pivot::pivot(a.rootfs)?;
     }
-    devices::create_symlinks()?;
+    devices::create_symlinks()
+}
+
+/// The rootfs steps that come after sysctls and hostname (which need a
+/// writable /proc/sys): masked and read-only paths, propagation, read-only /.
+fn finalize_rootfs(a: &InitArgs<'_>) -> Result<()> {
+    let linux = a.spec.linux().as_ref();
     if let Some(l) = linux {
         paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
         paths::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
@@ -302,6 +308,9 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
         }
     }
     set_sysctls(a)?;
+    if plan.new.contains(CloneFlags::CLONE_NEWNS) {
+        finalize_rootfs(a)?;
+    }
     let process = a.spec.process().as_ref().expect("validated");
     if process.terminal() == Some(true) {
         let console = a.console.ok_or_else(|| {

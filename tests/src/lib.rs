@@ -1,0 +1,9 @@
+//! End-to-end test support for husk: deterministic fixture images written as
+//! OCI layouts ([`fixtures`]), a real local registry ([`registry`]) and
+//! helpers for running commands as the unprivileged test user
+//! ([`rootless`]).
+
+pub mod fixtures;
+pub mod registry;
+pub mod rootless;
+pub mod tools;
