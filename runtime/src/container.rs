@@ -83,6 +83,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     crate::id::validate(&opts.id)?;
     let b = bundle::load(&opts.bundle)?;
     let joins = b.plan.open_joins()?;
+    warn_unsupported(&b);
     let process = b.spec.process().as_ref().expect("checked by bundle::load");
     let console = match (&opts.console_socket, process.terminal() == Some(true)) {
         (Some(p), true) => Some(
@@ -181,6 +182,22 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     }
     cleanup.armed = false;
     Ok(st)
+}
+
+/// Says out loud what the spec asks for that this runtime does not apply yet,
+/// instead of ignoring it silently.
+fn warn_unsupported(b: &Bundle) {
+    let Some(linux) = b.spec.linux().as_ref() else {
+        return;
+    };
+    if linux.seccomp().is_some() {
+        eprintln!("husk-runtime: warning: linux.seccomp is not applied by this version");
+    }
+    if linux.resources().as_ref().is_some_and(|r| {
+        r.memory().is_some() || r.cpu().is_some() || r.pids().is_some() || r.block_io().is_some()
+    }) {
+        eprintln!("husk-runtime: warning: linux.resources (cgroup limits) are not applied by this version");
+    }
 }
 
 /// Serves the child's requests until it reports Ready; returns the container
