@@ -158,6 +158,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 ready: std::cell::Cell::new(false),
+                state: &st,
             })
         }
         Forked::Parent(pid) => pid,
@@ -165,18 +166,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     cleanup.child = Some(child);
     drop(child_sock);
     drop(console);
-    let pid = drive_child(&b, &parent_sock, child)?;
+    let pid = drive_child(&b, &parent_sock, child, &mut st)?;
     st.pid = pid.as_raw();
     st.pid_start = state::proc_stat(st.pid).map(|(_, s)| s).unwrap_or(0);
     root.save(&st)?;
-    let hooks_ = b.spec.hooks().as_ref();
-    #[allow(deprecated)]
-    let prestart = hooks_.and_then(|h| h.prestart().as_ref());
-    hooks::run_all(prestart, &oci_state_json(&st, Status::Created))?;
-    hooks::run_all(
-        hooks_.and_then(|h| h.create_runtime().as_ref()),
-        &oci_state_json(&st, Status::Created),
-    )?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, st.pid)?;
     }
@@ -202,7 +195,7 @@ fn warn_unsupported(b: &Bundle) {
 
 /// Serves the child's requests until it reports Ready; returns the container
 /// process's pid.
-fn drive_child(b: &Bundle, sock: &SyncSocket, child: Pid) -> Result<Pid> {
+fn drive_child(b: &Bundle, sock: &SyncSocket, child: Pid, st: &mut ContainerState) -> Result<Pid> {
     let mut pid = child;
     loop {
         match sock.recv()? {
@@ -221,8 +214,18 @@ fn drive_child(b: &Bundle, sock: &SyncSocket, child: Pid) -> Result<Pid> {
                 let _ = waitpid(child, None);
             }
             Some(Message::Ready) => return Ok(pid),
+            Some(Message::HooksRequest) => {
+                st.pid = pid.as_raw();
+                let json = oci_state_json(st, Status::Creating);
+                let h = b.spec.hooks().as_ref();
+                #[allow(deprecated)]
+                let prestart = h.and_then(|h| h.prestart().as_ref());
+                hooks::run_all(prestart, &json)?;
+                hooks::run_all(h.and_then(|h| h.create_runtime().as_ref()), &json)?;
+                sock.send(&Message::HooksDone)?;
+            }
             Some(Message::Error(e)) => return Err(RuntimeError::Init(e)),
-            Some(Message::MapsDone) => {
+            Some(Message::MapsDone | Message::HooksDone) => {
                 return Err(RuntimeError::Init("unexpected message from init".into()))
             }
             None => {

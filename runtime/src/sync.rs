@@ -23,6 +23,11 @@ pub enum Message {
     Ready,
     /// child -> parent: setup failed with this reason.
     Error(String),
+    /// child -> parent: mounts are done, pivot_root not yet: run the
+    /// prestart and createRuntime hooks.
+    HooksRequest,
+    /// parent -> child: the hooks ran.
+    HooksDone,
 }
 
 const TAG_MAP_REQUEST: u8 = 1;
@@ -30,6 +35,8 @@ const TAG_MAPS_DONE: u8 = 2;
 const TAG_PID: u8 = 3;
 const TAG_READY: u8 = 4;
 const TAG_ERROR: u8 = 5;
+const TAG_HOOKS_REQUEST: u8 = 6;
+const TAG_HOOKS_DONE: u8 = 7;
 const MAX_PACKET: usize = 8192;
 
 impl Message {
@@ -43,6 +50,8 @@ impl Message {
                 v
             }
             Message::Ready => vec![TAG_READY],
+            Message::HooksRequest => vec![TAG_HOOKS_REQUEST],
+            Message::HooksDone => vec![TAG_HOOKS_DONE],
             Message::Error(text) => {
                 let mut v = vec![TAG_ERROR];
                 let bytes = text.as_bytes();
@@ -59,6 +68,8 @@ impl Message {
             TAG_MAPS_DONE => Message::MapsDone,
             TAG_PID => Message::Pid(i32::from_le_bytes(rest.try_into().ok()?)),
             TAG_READY => Message::Ready,
+            TAG_HOOKS_REQUEST => Message::HooksRequest,
+            TAG_HOOKS_DONE => Message::HooksDone,
             TAG_ERROR => Message::Error(String::from_utf8_lossy(rest).into_owned()),
             _ => return None,
         })
@@ -135,6 +146,8 @@ mod tests {
             Message::MapsDone,
             Message::Pid(4242),
             Message::Ready,
+            Message::HooksRequest,
+            Message::HooksDone,
             Message::Error("mount /proc: permission denied".into()),
         ] {
             a.send(&m).unwrap();

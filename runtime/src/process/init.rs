@@ -12,8 +12,10 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::{exec, rlimits, terminal, user};
 use crate::error::{Result, RuntimeError, SysContext};
+use crate::hooks;
 use crate::namespaces::{join_all, NamespacePlan};
 use crate::rootfs::{devices, mounts, options, paths, pivot, resolve::RootDir};
+use crate::state::Status;
 use crate::sync::{Message, SyncSocket};
 
 /// Everything init needs, prepared by the parent before clone.
@@ -41,6 +43,16 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     /// Set once Ready was sent (errors after it also go to stderr).
     pub ready: std::cell::Cell<bool>,
+    /// The container's state, for hooks run by init.
+    pub state: &'a crate::state::ContainerState,
+}
+
+impl InitArgs<'_> {
+    fn state_json(&self, status: Status) -> String {
+        let mut st = self.state.clone();
+        st.pid = nix::unistd::getpid().as_raw();
+        serde_json::to_string(&st.to_oci(status)).expect("state serialises")
+    }
 }
 
 /// Runs init; never returns. On failure the reason goes to the parent.
@@ -152,12 +164,33 @@ fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
         devices::create(&root, d, in_userns)?;
     }
     drop(root);
+    run_create_hooks(a)?;
     if a.no_pivot {
         pivot::move_root(a.rootfs)?;
     } else {
         pivot::pivot(a.rootfs)?;
     }
     devices::create_symlinks()
+}
+
+/// The hooks the spec places between mounts and pivot_root: prestart and
+/// createRuntime run by the runtime (in its namespaces), then createContainer
+/// here, in the container's namespaces.
+fn run_create_hooks(a: &InitArgs<'_>) -> Result<()> {
+    let Some(h) = a.spec.hooks().as_ref() else {
+        return Ok(());
+    };
+    #[allow(deprecated)]
+    let runtime_side = h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+        || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty());
+    if runtime_side {
+        a.sync.send(&Message::HooksRequest)?;
+        a.sync.expect(Message::HooksDone)?;
+    }
+    hooks::run_all(
+        h.create_container().as_ref(),
+        &a.state_json(Status::Created),
+    )
 }
 
 /// The rootfs steps that come after sysctls and hostname (which need a
@@ -332,6 +365,9 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
     // the uid switch the process is not dumpable and could not open it.
     if let Some(fifo) = a.fifo {
         wait_for_start(fifo)?;
+    }
+    if let Some(h) = a.spec.hooks().as_ref() {
+        hooks::run_all(h.start_container().as_ref(), &a.state_json(Status::Running))?;
     }
     drop_privileges(process, a.preserve_fds, setgroups_allowed())?;
     Ok(prog)
