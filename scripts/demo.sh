@@ -21,14 +21,15 @@ install -m 0755 "$bin/husk-runtime" "$work/husk-runtime"
 "$bin/husk-fixtures" bundle busybox "$work/bundle" -- \
   sh -c 'echo "hello from a husk container: $(hostname), uid $(id -u), pid $$"'
 echo "== rootful"
-"$work/husk-runtime" --root "$work/state" run "demo-$$"
+"$work/husk-runtime" --root "$work/state" run --bundle "$work/bundle" "demo-$$"
 
 user=${HUSK_TEST_USER:-husktest}
 uid=$(id -u "$user")
 "$bin/husk-fixtures" bundle --rootless "$(id -u "$user"):$(id -g "$user")" busybox "$work/rbundle" -- \
   sh -c 'echo "hello from a rootless husk container: $(hostname), uid $(id -u) in the container, pid $$"'
 chown -R "$user:" "$work/rbundle"
+install -d -o "$user" -g "$user" "$work/rstate"
 echo "== rootless (as $user)"
 setpriv --reuid="$user" --regid="$user" --init-groups \
   env HOME="/home/$user" XDG_RUNTIME_DIR="/run/user/$uid" \
-  "$work/husk-runtime" --root "$work/rstate" run "demo-$$"
+  "$work/husk-runtime" --root "$work/rstate" run --bundle "$work/rbundle" "demo-$$"

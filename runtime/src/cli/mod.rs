@@ -75,8 +75,25 @@ pub fn main() -> i32 {
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            logger.error(&format!("{e:#}"));
+            logger.error(&describe(&e));
             1
         }
     }
+}
+
+/// The error and its causes in one line, without repeating a cause that the
+/// message already quotes (library errors embed their source's text).
+fn describe(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
