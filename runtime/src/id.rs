@@ -3,9 +3,9 @@
 
 use crate::error::{Result, RuntimeError};
 
-/// The longest id accepted (runc has no limit; this keeps paths and socket
-/// names well inside PATH_MAX and sun_path).
-pub const MAX_ID_LEN: usize = 1024;
+/// The longest id accepted: the id names the state directory, and a file
+/// name may hold at most NAME_MAX (255) bytes.
+pub const MAX_ID_LEN: usize = 255;
 
 /// Checks that `id` is a safe container id: non-empty, at most
 /// [`MAX_ID_LEN`] bytes, made of `[A-Za-z0-9_.+-]` and not `.` or `..`.
@@ -20,7 +20,7 @@ pub fn validate(id: &str) -> Result<()> {
         return bad("it is empty");
     }
     if id.len() > MAX_ID_LEN {
-        return bad("it is longer than 1024 bytes");
+        return bad("it is longer than 255 bytes");
     }
     if id == "." || id == ".." {
         return bad("it is a path component");
@@ -40,14 +40,14 @@ mod tests {
 
     #[test]
     fn accepts_usual_ids() {
-        for id in ["a", "abc-123", "x.y_z+1", &"f".repeat(64)] {
+        for id in ["a", "abc-123", "x.y_z+1", &"f".repeat(64), &"g".repeat(255)] {
             validate(id).unwrap();
         }
     }
 
     #[test]
     fn refuses_paths_and_junk() {
-        for id in ["", ".", "..", "../x", "a/b", "a b", "é", &"x".repeat(1025)] {
+        for id in ["", ".", "..", "../x", "a/b", "a b", "é", &"x".repeat(256)] {
             assert!(validate(id).is_err(), "{id:?} accepted");
         }
     }

@@ -128,6 +128,12 @@ impl RootDir {
             let Component::Normal(name) = comp else {
                 return Err(self.err(dest, "resolving", Errno::ENOENT));
             };
+            // The root itself is ".", not the empty path (which is ENOENT).
+            let parent = if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent
+            };
             let pfd = openat_in_root(
                 self.fd.as_raw_fd(),
                 &parent,
