@@ -25,3 +25,6 @@ echo "== cargo test"
 # Binaries the end-to-end tests drive are found through these variables.
 export HUSK_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 cargo test --workspace -- --test-threads="${HUSK_TEST_THREADS:-4}"
+
+echo "== benchmark smoke run (numbers live in docs/performance.md, not here)"
+"${CARGO_TARGET_DIR:-$PWD/target}/debug/husk-bench" runtime-lifecycle -n 3

@@ -1,8 +1,20 @@
-//! husk's benchmark suite entry point. The start-up latency suite against crun,
-//! runc and podman lands with the benchmark issue; see docs/performance.md.
+//! husk's benchmark suite. `husk-bench runtime-lifecycle` measures the
+//! `run` of a busybox `true` (create, start, wait, delete in one command) with
+//! husk-runtime and, when installed, crun and runc, interleaved so that noise
+//! hits all alike, and reports latency percentiles and peak RSS as JSON and a
+//! markdown table.
 
-fn main() -> anyhow::Result<()> {
-    let out = serde_json::json!({ "suite": "husk-benches", "benchmarks": [] });
-    println!("{out}");
-    Ok(())
+mod lifecycle;
+mod stats;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "usage: husk-bench runtime-lifecycle [-n N] [--json FILE] [--markdown FILE]";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("runtime-lifecycle") => lifecycle::main(&args[1..]),
+        _ => bail!("{USAGE}"),
+    }
 }

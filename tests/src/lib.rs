@@ -3,6 +3,7 @@
 //! helpers for running commands as the unprivileged test user
 //! ([`rootless`]).
 
+pub mod bundle;
 pub mod fixtures;
 pub mod registry;
 pub mod rootless;
