@@ -118,14 +118,17 @@ impl StateRoot {
     }
 
     /// The default root: /run/husk-runtime for root, else
-    /// $XDG_RUNTIME_DIR/husk-runtime (or /tmp/husk-runtime-UID).
+    /// $XDG_RUNTIME_DIR/husk-runtime (or /tmp/husk-runtime-UID). Root inside
+    /// a user namespace made for an unprivileged user (rootless podman) is
+    /// not the host's root: it gets $XDG_RUNTIME_DIR too, as runc decides.
     pub fn default_dir() -> PathBuf {
         let uid = nix::unistd::geteuid().as_raw();
-        if uid == 0 {
-            return PathBuf::from("/run/husk-runtime");
-        }
-        match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if !d.is_empty() => PathBuf::from(d).join("husk-runtime"),
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        let unprivileged_root =
+            uid == 0 && in_user_namespace() && std::env::var("USER").map_or(true, |u| u != "root");
+        match xdg {
+            Some(d) if uid != 0 || unprivileged_root => PathBuf::from(d).join("husk-runtime"),
+            _ if uid == 0 => PathBuf::from("/run/husk-runtime"),
             _ => PathBuf::from(format!("/tmp/husk-runtime-{uid}")),
         }
     }
@@ -250,6 +253,18 @@ impl ContainerState {
             },
             annotations: &self.annotations,
         }
+    }
+}
+
+/// Whether this process runs in a user namespace other than the initial one
+/// (whose uid_map is the identity over the whole range).
+pub fn in_user_namespace() -> bool {
+    match fs::read_to_string("/proc/self/uid_map") {
+        Ok(m) => {
+            let f: Vec<&str> = m.split_whitespace().collect();
+            f != ["0", "0", "4294967295"]
+        }
+        Err(_) => false,
     }
 }
 

@@ -168,3 +168,71 @@ fn podman_run_it_gets_a_terminal() {
     );
     assert!(stdout.contains("interactive-42"), "stdout: {stdout}");
 }
+
+/// Rootless podman runs the runtime as root of its own user namespace (with
+/// the user's subuid range mapped); crun 1.8 refuses this on the hybrid host.
+#[test]
+fn rootless_podman_run_works() {
+    let user = husk_tests::rootless::rootless_test("rootless_podman_run_works");
+    let runtime = husk_tests::bundle::shared_runtime_binary();
+    let layout = fixtures::cached("busybox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    husk_tests::rootless::make_accessible(dir.path()).expect("accessible");
+    let home = dir.path().join("podman");
+    std::fs::create_dir(&home).unwrap();
+    let chown = Command::new("chown")
+        .arg(format!("{}:{}", user.uid, user.gid))
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let podman = |args: &[&str]| -> Output {
+        let mut c = user.command("podman");
+        c.env("USER", &user.name)
+            .arg("--root")
+            .arg(home.join("storage"))
+            .arg("--runroot")
+            .arg(home.join("run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .arg("--runtime")
+            .arg(&runtime)
+            .args(args);
+        c.output().expect("running podman as the test user")
+    };
+    let out = podman(&[
+        "pull",
+        "-q",
+        &format!("oci:{}:latest", layout.layout_dir.display()),
+    ]);
+    assert!(out.status.success(), "podman pull: {}", text(&out.stderr));
+    let image = text(&out.stdout).trim().to_string();
+    let mut args = vec!["run", "--rm"];
+    args.extend(ULIMITS);
+    args.extend([
+        &image[..],
+        "sh",
+        "-c",
+        "echo rootless-ok; id -u; cat /proc/self/uid_map; exit 4",
+    ]);
+    let out = podman(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "stderr: {}", text(&out.stderr));
+    assert!(stdout.starts_with("rootless-ok\n0\n"), "stdout: {stdout}");
+    let map: Vec<Vec<String>> = stdout
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        map[0],
+        ["0", &user.uid.to_string(), "1"],
+        "uid_map: {stdout}"
+    );
+    assert_eq!(
+        map.len(),
+        2,
+        "the subuid range should be mapped too: {stdout}"
+    );
+    let _ = podman(&["system", "reset", "-f"]);
+}

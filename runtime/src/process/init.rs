@@ -328,7 +328,9 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
         fork_into_pidns(a)?;
     }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
-    let in_userns = plan.new_user() || plan.joins_user();
+    // Also true when the runtime itself runs in a user namespace (rootless
+    // podman runs it as root of its own): mknod and fresh sysfs are refused.
+    let in_userns = plan.new_user() || plan.joins_user() || crate::state::in_user_namespace();
     if plan.new.contains(CloneFlags::CLONE_NEWNS) {
         prepare_rootfs(a, in_userns)?;
     }
