@@ -1,7 +1,6 @@
 //! The OCI lifecycle operations: create, start, state, kill, delete.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -85,18 +84,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     let joins = b.plan.open_joins()?;
     warn_unsupported(&b);
     let process = b.spec.process().as_ref().expect("checked by bundle::load");
-    let console = match (&opts.console_socket, process.terminal() == Some(true)) {
-        (Some(p), true) => Some(
-            UnixStream::connect(p)
-                .ctx(|| format!("connecting to console socket {}", p.display()))?,
-        ),
-        (None, true) => {
-            return Err(RuntimeError::Spec(
-                "process.terminal is set: --console-socket is required".into(),
-            ))
-        }
-        _ => None,
-    };
+    let console = crate::process::terminal::connect_console(
+        opts.console_socket.as_deref(),
+        process.terminal() == Some(true),
+    )?;
     let dir = root.reserve(&opts.id)?;
     let mut cleanup = Cleanup {
         root,

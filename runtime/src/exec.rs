@@ -84,18 +84,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Pid> {
     }
     let joins = container_namespaces(st.pid)?;
     let joins_user = joins.iter().any(|(k, _)| *k == LinuxNamespaceType::User);
-    let console = match (&opts.console_socket, opts.process.terminal() == Some(true)) {
-        (Some(p), true) => Some(
-            UnixStream::connect(p)
-                .ctx(|| format!("connecting to console socket {}", p.display()))?,
-        ),
-        (None, true) => {
-            return Err(RuntimeError::Spec(
-                "a terminal was asked for: --console-socket is required".into(),
-            ))
-        }
-        _ => None,
-    };
+    let console = crate::process::terminal::connect_console(
+        opts.console_socket.as_deref(),
+        opts.process.terminal() == Some(true),
+    )?;
     // Fail early on a bundle that vanished; exec needs nothing else from it.
     let _ = bundle::load(&st.bundle);
     let (parent_sock, child_sock) = SyncSocket::pair()?;
@@ -169,10 +161,7 @@ fn exec_child(
 ) -> Result<std::convert::Infallible> {
     join_all(joins)?;
     if joins_user {
-        let z = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(z, z, z).ctx(|| "becoming gid 0 in the container".into())?;
-        let z = nix::unistd::Uid::from_raw(0);
-        nix::unistd::setresuid(z, z, z).ctx(|| "becoming uid 0 in the container".into())?;
+        init::become_root_in_userns()?;
     }
     // The pid namespace only applies to children: fork once more.
     match clone_process(CloneFlags::empty(), None)

@@ -76,7 +76,8 @@ pub fn run(args: InitArgs<'_>) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn become_root_in_userns() -> Result<()> {
+/// Takes uid and gid 0 of the user namespace just entered.
+pub fn become_root_in_userns() -> Result<()> {
     let zero_u = Uid::from_raw(0);
     let zero_g = Gid::from_raw(0);
     setresgid(zero_g, zero_g, zero_g).ctx(|| "becoming gid 0 in the user namespace".into())?;

@@ -61,6 +61,23 @@ pub fn setup(console_fd: RawFd, size: Option<Size>) -> Result<()> {
     send_fd(console_fd, master.as_raw_fd(), name.as_bytes())
 }
 
+/// Connects to the console socket when a terminal is wanted. A terminal
+/// without a socket is refused; a socket without a terminal is ignored.
+pub fn connect_console(
+    socket: Option<&std::path::Path>,
+    terminal: bool,
+) -> Result<Option<std::os::unix::net::UnixStream>> {
+    match (socket, terminal) {
+        (Some(p), true) => std::os::unix::net::UnixStream::connect(p)
+            .map(Some)
+            .ctx(|| format!("connecting to console socket {}", p.display())),
+        (None, true) => Err(RuntimeError::Spec(
+            "a terminal was asked for (process.terminal): --console-socket is required".into(),
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// Sends `fd` over the unix socket `sock` with `name` as the payload.
 pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> Result<()> {
     let fds = [fd];
