@@ -21,10 +21,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build"
 cargo build --workspace --bins
 
-echo "== cargo test"
-# Binaries the end-to-end tests drive are found through these variables.
-export HUSK_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug"
-cargo test --workspace -- --test-threads="${HUSK_TEST_THREADS:-4}"
-
 echo "== benchmark smoke run (numbers live in docs/performance.md, not here)"
 "${CARGO_TARGET_DIR:-$PWD/target}/debug/husk-bench" runtime-lifecycle -n 3
+
+echo "== cargo test"
+# Binaries the end-to-end tests drive are found through this variable.
+export HUSK_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-targets -- --test-threads="${HUSK_TEST_THREADS:-4}" 2>&1 | tee "$log"
+# One closing line over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i; exit (p == 0 || f > 0) }' "$log"
