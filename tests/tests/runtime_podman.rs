@@ -108,16 +108,26 @@ fn podman_exec_into_a_running_container() {
     args.extend([&p.image[..], "sleep", "60"]);
     let out = p.run(&args);
     assert!(out.status.success(), "podman run -d: {}", text(&out.stderr));
-    let out = p.run(&[
-        "exec",
-        &name,
-        "sh",
-        "-c",
-        "echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '",
-    ]);
-    assert!(out.status.success(), "podman exec: {}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("exec-ok"), "stdout: {stdout}");
+    // `start` returns once init is released; its execve of sleep follows an
+    // instant later (longer on a loaded machine), so look at pid 1 until it
+    // is the container's program.
+    let mut stdout = String::new();
+    for _ in 0..100 {
+        let out = p.run(&[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '",
+        ]);
+        assert!(out.status.success(), "podman exec: {}", text(&out.stderr));
+        stdout = text(&out.stdout);
+        assert!(stdout.contains("exec-ok"), "stdout: {stdout}");
+        if stdout.contains("sleep 60") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         stdout.contains("sleep 60"),
         "pid 1 should be the container's sleep: {stdout}"
