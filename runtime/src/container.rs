@@ -10,6 +10,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::bundle::{self, Bundle};
+use crate::cgroup::Cgroup;
 use crate::clone::{clone_process, Forked};
 use crate::error::{Result, RuntimeError, SysContext};
 use crate::hooks;
@@ -40,6 +41,7 @@ struct Cleanup<'a> {
     root: &'a StateRoot,
     id: String,
     child: Option<Pid>,
+    cgroup: Option<Cgroup>,
     armed: bool,
 }
 
@@ -51,6 +53,10 @@ impl Drop for Cleanup<'_> {
         if let Some(pid) = self.child {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all();
+            let _ = cg.remove();
         }
         let _ = self.root.remove(&self.id);
     }
@@ -88,13 +94,33 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         opts.console_socket.as_deref(),
         process.terminal() == Some(true),
     )?;
+    let cg = container_cgroup(&opts.id, &b, root)?;
     let dir = root.reserve(&opts.id)?;
     let mut cleanup = Cleanup {
         root,
         id: opts.id.clone(),
         child: None,
+        cgroup: None,
         armed: true,
     };
+    cg.create()?;
+    cleanup.cgroup = Some(cg.clone());
+    // On cgroup v2 the child is born in its cgroup (no later move).
+    let cg_fd = cg
+        .unified
+        .as_ref()
+        .and_then(|d| {
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+        })
+        // SAFETY: open just returned this fd; OwnedFd owns it.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .ctx(|| format!("creating exec fifo {}", fifo_path.display()))?;
@@ -123,17 +149,22 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         created,
         owner: nix::unistd::geteuid().as_raw(),
         annotations: b.spec.annotations().clone().unwrap_or_default(),
-        paused: false,
         own_pid_ns: b.plan.new_pid(),
-        cgroup: None,
+        cgroup: cg.clone(),
     };
+    let new_cgroupns = b.plan.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP);
     let clone_flags = if joins.is_empty() {
-        b.plan.new
+        b.plan.new - nix::sched::CloneFlags::CLONE_NEWCGROUP
     } else {
         nix::sched::CloneFlags::empty()
     };
-    let forked = clone_process(clone_flags, None)
-        .ctx(|| format!("creating the container process (clone3 with {clone_flags:?})"))?;
+    let raw_cg_fd = cg_fd.as_ref().map(|f| f.as_raw_fd());
+    let (forked, born_in_cgroup) = match clone_process(clone_flags, raw_cg_fd) {
+        Err(_) if raw_cg_fd.is_some() => (clone_process(clone_flags, None), false),
+        other => (other, raw_cg_fd.is_some()),
+    };
+    let forked =
+        forked.ctx(|| format!("creating the container process (clone3 with {clone_flags:?})"))?;
     let child = match forked {
         Forked::Child => {
             drop(parent_sock);
@@ -150,6 +181,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 no_pivot: opts.no_pivot,
                 ready: std::cell::Cell::new(false),
                 state: &st,
+                new_cgroupns,
             })
         }
         Forked::Parent(pid) => pid,
@@ -157,7 +189,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     cleanup.child = Some(child);
     drop(child_sock);
     drop(console);
-    let pid = drive_child(&b, &parent_sock, child, &mut st)?;
+    let place = Placement {
+        cgroup: &cg,
+        born_in_cgroup,
+    };
+    let pid = drive_child(&b, &parent_sock, child, &mut st, &place)?;
     st.pid = pid.as_raw();
     st.pid_start = state::proc_stat(st.pid).map(|(_, s)| s).unwrap_or(0);
     root.save(&st)?;
@@ -166,6 +202,75 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     }
     cleanup.armed = false;
     Ok(st)
+}
+
+/// Where the container's processes go.
+struct Placement<'a> {
+    cgroup: &'a Cgroup,
+    born_in_cgroup: bool,
+}
+
+/// Whether the runtime runs without host root (unprivileged, or root of a
+/// user namespace such as rootless podman's).
+pub fn is_rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || state::in_user_namespace()
+}
+
+/// Resolves the container's cgroup. Rootless without a writable cgroup the
+/// container runs without one (said once per state root), unless the spec
+/// asks for limits, which then cannot be honoured: that is an error.
+fn container_cgroup(id: &str, b: &Bundle, root: &StateRoot) -> Result<Cgroup> {
+    let linux = b.spec.linux().as_ref();
+    let path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let rootless = is_rootless();
+    let cg = crate::cgroup::resolve_path(id, path, rootless)?;
+    if rootless && cg.is_empty() {
+        if let Some(limit) = linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(requested_limit)
+        {
+            return Err(RuntimeError::Spec(format!(
+                "the spec sets {limit}, but running rootless there is no writable (delegated) cgroup to enforce it; \
+                 remove the limit or run where a cgroup is delegated to this user"
+            )));
+        }
+        let marker = root.path().join(".no-cgroup-warned");
+        if !marker.exists() {
+            eprintln!(
+                "husk-runtime: warning: no writable cgroup for this user; containers run without a cgroup (no limits, no pause)"
+            );
+            let _ = std::fs::write(&marker, b"");
+        }
+    }
+    Ok(cg)
+}
+
+/// The first resource limit the spec sets, named as in the spec.
+fn requested_limit(r: &oci_spec::runtime::LinuxResources) -> Option<&'static str> {
+    if r.memory()
+        .as_ref()
+        .is_some_and(|m| m.limit().is_some() || m.swap().is_some() || m.reservation().is_some())
+    {
+        return Some("linux.resources.memory");
+    }
+    if r.cpu().as_ref().is_some_and(|c| {
+        c.quota().is_some() || c.shares().is_some() || c.cpus().is_some() || c.mems().is_some()
+    }) {
+        return Some("linux.resources.cpu");
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() > 0) {
+        return Some("linux.resources.pids");
+    }
+    if r.block_io().is_some() {
+        return Some("linux.resources.blockIO");
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Some("linux.resources.hugepageLimits");
+    }
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Some("linux.resources.unified");
+    }
+    None
 }
 
 /// Says out loud what the spec asks for that this runtime does not apply yet,
@@ -186,17 +291,26 @@ fn warn_unsupported(b: &Bundle) {
 
 /// Serves the child's requests until it reports Ready; returns the container
 /// process's pid.
-fn drive_child(b: &Bundle, sock: &SyncSocket, child: Pid, st: &mut ContainerState) -> Result<Pid> {
+fn drive_child(
+    b: &Bundle,
+    sock: &SyncSocket,
+    child: Pid,
+    st: &mut ContainerState,
+    place: &Placement<'_>,
+) -> Result<Pid> {
     let mut pid = child;
     loop {
         match sock.recv()? {
             Some(Message::MapRequest) => {
-                let linux = b.spec.linux().as_ref().expect("user ns needs linux");
-                idmap::write_maps(
-                    child,
-                    linux.uid_mappings().as_deref().unwrap_or(&[]),
-                    linux.gid_mappings().as_deref().unwrap_or(&[]),
-                )?;
+                if b.plan.new_user() {
+                    let linux = b.spec.linux().as_ref().expect("user ns needs linux");
+                    idmap::write_maps(
+                        child,
+                        linux.uid_mappings().as_deref().unwrap_or(&[]),
+                        linux.gid_mappings().as_deref().unwrap_or(&[]),
+                    )?;
+                }
+                place.cgroup.add(child.as_raw(), place.born_in_cgroup)?;
                 sock.send(&Message::MapsDone)?;
             }
             Some(Message::Pid(p)) => {
@@ -295,6 +409,12 @@ fn bundle_hooks(st: &ContainerState) -> Option<oci_spec::runtime::Hooks> {
 /// Every pid in the container: the processes sharing its pid namespace, or
 /// only its init when it shares the host's.
 pub fn pids(st: &ContainerState) -> Vec<i32> {
+    if !st.cgroup.is_empty() {
+        let pids = st.cgroup.pids();
+        if !pids.is_empty() || !state::process_alive(st.pid, st.pid_start) {
+            return pids;
+        }
+    }
     if !state::process_alive(st.pid, st.pid_start) {
         return Vec::new();
     }
@@ -346,6 +466,9 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     match status {
+        // Processes that outlived init (no pid namespace) still hold the
+        // cgroup: they go with the container.
+        Status::Stopped if !st.cgroup.pids().is_empty() => kill_and_wait(&st)?,
         Status::Stopped => {}
         Status::Created => kill_and_wait(&st)?,
         _ if force => kill_and_wait(&st)?,
@@ -357,6 +480,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
             })
         }
     }
+    st.cgroup.remove()?;
     root.remove(id)?;
     let json = oci_state_json(&st, Status::Stopped);
     if let Err(e) = hooks::run_all(
@@ -372,6 +496,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
 
 fn kill_and_wait(st: &ContainerState) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    st.cgroup.kill_all()?;
     loop {
         let live = pids(st);
         if live.is_empty() {
@@ -390,4 +515,30 @@ fn kill_and_wait(st: &ContainerState) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Freezes every process of a running container (`pause`).
+pub fn pause(root: &StateRoot, id: &str) -> Result<()> {
+    let (st, status) = load(root, id)?;
+    if status != Status::Running {
+        return Err(RuntimeError::BadState {
+            id: id.to_string(),
+            status: status.to_string(),
+            op: "pause it (only running containers can be paused)",
+        });
+    }
+    st.cgroup.set_frozen(true)
+}
+
+/// Thaws a paused container (`resume`).
+pub fn resume(root: &StateRoot, id: &str) -> Result<()> {
+    let (st, status) = load(root, id)?;
+    if status != Status::Paused {
+        return Err(RuntimeError::BadState {
+            id: id.to_string(),
+            status: status.to_string(),
+            op: "resume it (it is not paused)",
+        });
+    }
+    st.cgroup.set_frozen(false)
 }

@@ -106,6 +106,17 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Pid> {
     };
     drop(child_sock);
     drop(console);
+    // Into the container's cgroup before the child forks into its pid
+    // namespace, so every exec'd process is accounted and frozen with it.
+    let placed = st
+        .cgroup
+        .add(child.as_raw(), false)
+        .and_then(|()| parent_sock.send(&Message::MapsDone));
+    if let Err(e) = placed {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
+    }
     let mut pid = None;
     let result = loop {
         match parent_sock.recv() {
@@ -159,6 +170,7 @@ fn exec_child(
     sync: &SyncSocket,
     console: Option<&UnixStream>,
 ) -> Result<std::convert::Infallible> {
+    sync.expect(Message::MapsDone)?;
     join_all(joins)?;
     if joins_user {
         init::become_root_in_userns()?;

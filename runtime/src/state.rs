@@ -66,15 +66,12 @@ pub struct ContainerState {
     /// The spec's annotations.
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// Set by `pause`, cleared by `resume`.
-    #[serde(default)]
-    pub paused: bool,
     /// Whether the container has its own pid namespace.
     #[serde(default)]
     pub own_pid_ns: bool,
-    /// The cgroup path the container runs in, when it has one.
+    /// The container's cgroup (empty when it runs without one).
     #[serde(default)]
-    pub cgroup: Option<PathBuf>,
+    pub cgroup: crate::cgroup::Cgroup,
 }
 
 /// The state as the OCI spec's `state` operation prints it.
@@ -219,7 +216,7 @@ impl StateRoot {
         if !process_alive(st.pid, st.pid_start) {
             return Status::Stopped;
         }
-        if st.paused {
+        if st.cgroup.is_frozen() {
             return Status::Paused;
         }
         let fifo = self.dir.join(&st.id).join(EXEC_FIFO);

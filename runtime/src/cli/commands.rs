@@ -149,6 +149,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Run(a) => run(cli, a),
         Command::Exec(a) => exec(cli, a),
+        Command::Pause(a) => {
+            container::pause(&state_root(cli)?, &a.id)?;
+            Ok(0)
+        }
+        Command::Resume(a) => {
+            container::resume(&state_root(cli)?, &a.id)?;
+            Ok(0)
+        }
         Command::State(a) => {
             let (st, status) = container::load(&state_root(cli)?, &a.id)?;
             println!("{}", serde_json::to_string_pretty(&st.to_oci(status))?);

@@ -132,7 +132,7 @@ pub fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {"enabled": false},
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},

@@ -62,6 +62,10 @@ pub enum Command {
     Ps(commands::PsArgs),
     /// Run a process in a running container.
     Exec(commands::ExecArgs),
+    /// Freeze every process of a running container.
+    Pause(commands::IdArg),
+    /// Thaw a paused container.
+    Resume(commands::IdArg),
     /// Print the runtime's features document.
     Features,
     /// Write a sample config.json.

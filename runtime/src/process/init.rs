@@ -45,6 +45,9 @@ pub struct InitArgs<'a> {
     pub ready: std::cell::Cell<bool>,
     /// The container's state, for hooks run by init.
     pub state: &'a crate::state::ContainerState,
+    /// Create the cgroup namespace after placement (it is left out of the
+    /// clone flags for that reason).
+    pub new_cgroupns: bool,
 }
 
 impl InitArgs<'_> {
@@ -93,17 +96,22 @@ fn enter_namespaces(a: &InitArgs<'_>) -> Result<bool> {
         // Joins come first so new namespaces are owned by a joined user
         // namespace; the pid namespace only applies to children, hence a fork.
         join_all(a.joins)?;
-        let flags = plan.new;
+        let flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
         if !flags.is_empty() {
             unshare(flags).ctx(|| format!("unshare({flags:?})"))?;
         }
     }
-    if plan.new_user() {
-        a.sync.send(&Message::MapRequest)?;
-        a.sync.expect(Message::MapsDone)?;
+    // The parent writes our id maps (when the user namespace is new) and
+    // puts us in the container's cgroup before we go on.
+    a.sync.send(&Message::MapRequest)?;
+    a.sync.expect(Message::MapsDone)?;
+    if plan.new_user() || plan.joins_user() {
         become_root_in_userns()?;
-    } else if plan.joins_user() {
-        become_root_in_userns()?;
+    }
+    // The cgroup namespace is made only now, after the cgroup placement, so
+    // that its root is the container's own cgroup on every hierarchy.
+    if a.new_cgroupns {
+        unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare(CLONE_NEWCGROUP)".into())?;
     }
     Ok(strategy_join && (plan.new_pid() || plan.joins_pid()))
 }

@@ -1,0 +1,223 @@
+//! husk-runtime's cgroups on this host (hybrid: v1 controllers plus the
+//! cgroup2 mount at /sys/fs/cgroup/unified; pure v2 runs in the VM lane):
+//! placement, the cgroup namespace, pause/resume, delete --force, removal,
+//! bad cgroupsPath values, and rootless without a delegated cgroup.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use husk_tests::bundle::{unique, Bundle, IdMapping, Runtime, STATUS_TIMEOUT};
+use husk_tests::rootless::rootless_test;
+use serde_json::json;
+
+/// Every directory a container with cgroupsPath `rel` (absolute) would get.
+fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut dirs = Vec::new();
+    if root.join("cgroup.controllers").exists() {
+        dirs.push(root.join(rel));
+    } else {
+        if root.join("unified/cgroup.procs").exists() {
+            dirs.push(root.join("unified").join(rel));
+        }
+        for c in ["freezer", "memory", "pids", "cpu", "cpuset", "devices"] {
+            if root.join(c).join("cgroup.procs").exists() {
+                dirs.push(root.join(c).join(rel));
+            }
+        }
+    }
+    assert!(!dirs.is_empty(), "this host has no cgroup hierarchy");
+    dirs
+}
+
+fn count_lines(p: &Path) -> usize {
+    fs::read_to_string(p)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+/// A container appending a line to a host file every 10 ms, in cgroup `rel`.
+fn ticking(rel: &str) -> (Bundle, tempfile::TempDir) {
+    let host = tempfile::tempdir().unwrap();
+    let b = Bundle::new(
+        "busybox",
+        &[
+            "sh",
+            "-c",
+            "while :; do echo tick >> /out/ticks; sleep 0.01; done",
+        ],
+    );
+    b.add_mount(json!({
+        "destination": "/out", "type": "bind",
+        "source": host.path(), "options": ["rbind", "rw"]
+    }));
+    b.edit(|v| v["linux"]["cgroupsPath"] = json!(format!("/{rel}")));
+    (b, host)
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + STATUS_TIMEOUT;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn container_runs_in_its_cgroup_with_its_own_cgroup_namespace() {
+    let rt = Runtime::new();
+    let rel = format!("husk-test/{}", unique("cg"));
+    let b = Bundle::new("busybox", &["cat", "/proc/self/cgroup"]);
+    b.edit(|v| v["linux"]["cgroupsPath"] = json!(format!("/{rel}")));
+    let out = rt.run(&b, &unique("cgns"));
+    out.ok();
+    // Inside its cgroup namespace the container's cgroup is the root.
+    for line in out.stdout.lines() {
+        assert!(line.ends_with(":/"), "not at its cgroup root: {out}");
+    }
+    for d in cgroup_dirs(&rel) {
+        assert!(!d.exists(), "{} left after the run", d.display());
+    }
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let rt = Runtime::new();
+    let rel = format!("husk-test/{}", unique("pause"));
+    let (b, host) = ticking(&rel);
+    let id = unique("pause");
+    let ticks = host.path().join("ticks");
+    let (out, _, _) = rt.output_detached(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    out.ok();
+    wait_for("the first ticks", || count_lines(&ticks) > 3);
+    let pid = rt.state(&id).unwrap()["pid"].as_i64().unwrap();
+    for d in cgroup_dirs(&rel) {
+        let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l.trim() == pid.to_string()),
+            "pid {pid} not in {}",
+            d.display()
+        );
+    }
+    rt.output(&["pause", &id]).ok();
+    assert_eq!(rt.status(&id).as_deref(), Some("paused"));
+    thread::sleep(Duration::from_millis(50));
+    let frozen_at = count_lines(&ticks);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        count_lines(&ticks),
+        frozen_at,
+        "it kept running while paused"
+    );
+    rt.output(&["pause", &id]).fails_with(&[&id, "paused"]);
+    rt.output(&["exec", &id, "true"])
+        .fails_with(&[&id, "paused"]);
+    rt.output(&["resume", &id]).ok();
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    wait_for("ticks after resume", || count_lines(&ticks) > frozen_at + 3);
+    rt.output(&["resume", &id]).fails_with(&[&id, "not paused"]);
+    // delete --force of a paused container kills everything, cgroup included.
+    rt.output(&["pause", &id]).ok();
+    rt.output(&["delete", "--force", &id]).ok();
+    for d in cgroup_dirs(&rel) {
+        assert!(!d.exists(), "{} left after delete --force", d.display());
+    }
+    let after = count_lines(&ticks);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        count_lines(&ticks),
+        after,
+        "a process survived delete --force"
+    );
+}
+
+#[test]
+fn exec_processes_join_the_container_cgroup() {
+    let rt = Runtime::new();
+    let rel = format!("husk-test/{}", unique("exec"));
+    let (b, host) = ticking(&rel);
+    let id = unique("exec-cg");
+    rt.output_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id])
+        .0
+        .ok();
+    wait_for("ticks", || count_lines(&host.path().join("ticks")) > 1);
+    let (out, _, _) = rt.output_detached(&["exec", "--detach", &id, "sleep", "30"]);
+    out.ok();
+    let dir = &cgroup_dirs(&rel)[0];
+    wait_for("three processes in the cgroup", || {
+        count_lines(&dir.join("cgroup.procs")) >= 3
+    });
+    let pids: Vec<i64> =
+        serde_json::from_str(&rt.output(&["ps", "--format", "json", &id]).ok().stdout).unwrap();
+    assert!(pids.len() >= 3, "ps misses the exec'd process: {pids:?}");
+    rt.output(&["delete", "--force", &id]).ok();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn bad_cgroups_paths_are_refused_and_leave_nothing() {
+    let rt = Runtime::new();
+    for (path, needle) in [
+        ("/../escape", "cgroupsPath"),
+        ("/", "root cgroup"),
+        ("system.slice:husk:x", "systemd"),
+    ] {
+        let b = Bundle::new("busybox", &["true"]);
+        b.edit(|v| v["linux"]["cgroupsPath"] = json!(path));
+        let id = unique("badcg");
+        rt.create(&b, &id, &[]).fails_with(&[needle]);
+        assert!(!rt.state_dir(&id).exists(), "state left for {path}");
+    }
+    assert!(!Path::new("/sys/fs/cgroup/escape").exists());
+    assert!(!Path::new("/sys/fs/cgroup/freezer/escape").exists());
+}
+
+#[test]
+fn failed_create_removes_its_cgroup() {
+    let rt = Runtime::new();
+    let rel = format!("husk-test/{}", unique("fail"));
+    let b = Bundle::new("busybox", &["no-such-program"]);
+    b.edit(|v| v["linux"]["cgroupsPath"] = json!(format!("/{rel}")));
+    rt.create(&b, &unique("failcg"), &[])
+        .fails_with(&["executable file not found"]);
+    for d in cgroup_dirs(&rel) {
+        assert!(!d.exists(), "{} left after a failed create", d.display());
+    }
+}
+
+#[test]
+fn rootless_without_delegation_runs_but_cannot_pause_or_limit() {
+    let user = rootless_test("rootless_without_delegation_runs_but_cannot_pause_or_limit");
+    let rt = Runtime::rootless(&user);
+    let b = Bundle::rootless(
+        &user,
+        IdMapping::Single,
+        "busybox",
+        &["sh", "-c", "sleep 30"],
+    );
+    let id = unique("rl-cg");
+    let out = rt.create(&b, &id, &[]);
+    out.ok();
+    assert!(
+        out.stderr.contains("no writable cgroup"),
+        "no warning: {out}"
+    );
+    rt.output(&["start", &id]).ok();
+    rt.output(&["pause", &id]).fails_with(&["cgroup"]);
+    rt.output(&["delete", "--force", &id]).ok();
+    // A limit that cannot be honoured is an error, not silently dropped.
+    let b = Bundle::rootless(&user, IdMapping::Single, "busybox", &["true"]);
+    b.edit(|v| v["linux"]["resources"]["memory"] = json!({"limit": 67108864}));
+    let id = unique("rl-limit");
+    rt.create(&b, &id, &[])
+        .fails_with(&["linux.resources.memory", "rootless"]);
+    assert!(!rt.state_dir(&id).exists());
+}
