@@ -7,6 +7,7 @@
 //! `husk-runtime` binary puts runc's command line in front of it.
 
 pub mod bundle;
+pub mod cgroup;
 pub mod clone;
 pub mod container;
 pub mod error;
