@@ -30,5 +30,9 @@ export HUSK_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets -- --test-threads="${HUSK_TEST_THREADS:-4}" 2>&1 | tee "$log"
-# One closing line over every test binary.
+
+echo "== pure cgroup v2 lane (VM)"
+bash scripts/vm-tests.sh 2>&1 | tee -a "$log"
+
+# One closing line over every test binary, host and VM.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i; exit (p == 0 || f > 0) }' "$log"
