@@ -8,6 +8,7 @@ use oci_spec::runtime::Spec;
 
 use crate::error::{Result, RuntimeError};
 use crate::namespaces::NamespacePlan;
+use crate::timens::{self, TimeOffset};
 
 /// A loaded, checked bundle.
 #[derive(Debug)]
@@ -20,6 +21,18 @@ pub struct Bundle {
     pub spec: Spec,
     /// Its namespace plan.
     pub plan: NamespacePlan,
+    /// Clock offsets for a new time namespace.
+    pub time_offsets: Vec<TimeOffset>,
+}
+
+impl Bundle {
+    /// Whether init must create its namespaces itself and fork once more:
+    /// when it joins namespaces by path (new ones must belong to a joined
+    /// user namespace), or when a time namespace needs offsets (they can be
+    /// set only before any process enters it).
+    pub fn needs_second_fork(&self) -> bool {
+        !self.plan.join.is_empty() || !self.time_offsets.is_empty()
+    }
 }
 
 /// Loads `dir/config.json` and checks it.
@@ -33,10 +46,14 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let spec: Spec = serde_json::from_slice(&data).map_err(|e| RuntimeError::Config {
+    let config_err = |reason: String| RuntimeError::Config {
         path: path.clone(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| config_err(e.to_string()))?;
+    let time_offsets = timens::take_offsets(&mut value).map_err(config_err)?;
+    let spec: Spec = serde_json::from_value(value).map_err(|e| config_err(e.to_string()))?;
     let root = spec.root().as_ref().ok_or_else(|| RuntimeError::Config {
         path: path.clone(),
         reason: "root is missing".into(),
@@ -84,11 +101,18 @@ pub fn load(dir: &Path) -> Result<Bundle> {
             ));
         }
     }
+    let time_flag = crate::namespaces::clone_flag(oci_spec::runtime::LinuxNamespaceType::Time);
+    if !time_offsets.is_empty() && !plan.new.contains(time_flag) {
+        return Err(RuntimeError::Spec(
+            "linux.timeOffsets needs a new time namespace (add {\"type\": \"time\"} to linux.namespaces)".into(),
+        ));
+    }
     Ok(Bundle {
         dir,
         rootfs,
         spec,
         plan,
+        time_offsets,
     })
 }
 

@@ -153,7 +153,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         cgroup: cg.clone(),
     };
     let new_cgroupns = b.plan.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP);
-    let clone_flags = if joins.is_empty() {
+    let clone_flags = if !b.needs_second_fork() {
         b.plan.new - nix::sched::CloneFlags::CLONE_NEWCGROUP
     } else {
         nix::sched::CloneFlags::empty()
@@ -174,6 +174,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 rootfs: &b.rootfs,
                 plan: &b.plan,
                 joins: &joins,
+                time_offsets: &b.time_offsets,
                 sync: &child_sock,
                 fifo: Some(&fifo),
                 console: console.as_ref().map(|c| c.as_raw_fd()),

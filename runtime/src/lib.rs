@@ -22,6 +22,7 @@ pub mod signal;
 pub mod state;
 pub mod sync;
 pub mod time;
+pub mod timens;
 pub mod wait;
 
 pub use error::{Result, RuntimeError};

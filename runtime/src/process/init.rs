@@ -31,6 +31,8 @@ pub struct InitArgs<'a> {
     pub plan: &'a NamespacePlan,
     /// Namespaces to join, already opened.
     pub joins: &'a [(LinuxNamespaceType, std::fs::File)],
+    /// Offsets for a new time namespace (then init forks once more).
+    pub time_offsets: &'a [crate::timens::TimeOffset],
     /// The child's end of the sync socket.
     pub sync: &'a SyncSocket,
     /// O_PATH fd of the exec fifo (None for `run` without a create/start split).
@@ -91,7 +93,7 @@ pub fn become_root_in_userns() -> Result<()> {
 /// new. Returns whether a second fork is needed for the pid namespace.
 fn enter_namespaces(a: &InitArgs<'_>) -> Result<bool> {
     let plan = a.plan;
-    let strategy_join = !a.joins.is_empty();
+    let strategy_join = !a.joins.is_empty() || !a.time_offsets.is_empty();
     if strategy_join {
         // Joins come first so new namespaces are owned by a joined user
         // namespace; the pid namespace only applies to children, hence a fork.
@@ -113,7 +115,11 @@ fn enter_namespaces(a: &InitArgs<'_>) -> Result<bool> {
     if a.new_cgroupns {
         unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare(CLONE_NEWCGROUP)".into())?;
     }
-    Ok(strategy_join && (plan.new_pid() || plan.joins_pid()))
+    if !a.time_offsets.is_empty() {
+        crate::timens::write_offsets(a.time_offsets)?;
+    }
+    let new_time = !a.time_offsets.is_empty();
+    Ok(strategy_join && (plan.new_pid() || plan.joins_pid() || new_time))
 }
 
 /// Forks once more so the container process lands in the pid namespace; the
