@@ -181,6 +181,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 ready: std::cell::Cell::new(false),
+                host_pid: std::cell::Cell::new(0),
                 state: &st,
                 new_cgroupns,
             })

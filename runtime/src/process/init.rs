@@ -45,6 +45,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     /// Set once Ready was sent (errors after it also go to stderr).
     pub ready: std::cell::Cell<bool>,
+    /// This process's pid as the runtime sees it, for the state hooks get.
+    pub host_pid: std::cell::Cell<i32>,
     /// The container's state, for hooks run by init.
     pub state: &'a crate::state::ContainerState,
     /// Create the cgroup namespace after placement (it is left out of the
@@ -55,7 +57,7 @@ pub struct InitArgs<'a> {
 impl InitArgs<'_> {
     fn state_json(&self, status: Status) -> String {
         let mut st = self.state.clone();
-        st.pid = nix::unistd::getpid().as_raw();
+        st.pid = self.host_pid.get();
         serde_json::to_string(&st.to_oci(status)).expect("state serialises")
     }
 }
@@ -342,6 +344,13 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
     if extra_fork {
         fork_into_pidns(a)?;
     }
+    // /proc is still the runtime's procfs here, so /proc/self names our pid
+    // in the runtime's pid namespace (getpid would say 1).
+    let host_pid = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|l| l.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| nix::unistd::getpid().as_raw());
+    a.host_pid.set(host_pid);
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     // Also true when the runtime itself runs in a user namespace (rootless
     // podman runs it as root of its own): mknod and fresh sysfs are refused.
