@@ -34,6 +34,9 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of giving the container a
+    /// new one of its own.
+    pub no_new_keyring: bool,
 }
 
 /// Removes what a failed create made: the child and the state directory.
@@ -180,6 +183,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 console: console.as_ref().map(|c| c.as_raw_fd()),
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
+                new_keyring: !opts.no_new_keyring,
                 ready: std::cell::Cell::new(false),
                 host_pid: std::cell::Cell::new(0),
                 state: &st,

@@ -896,3 +896,28 @@ fn features_document() {
         assert!(ns.contains(&json!(n)), "{n} missing: {v}");
     }
 }
+
+#[test]
+fn container_gets_its_own_session_keyring_unless_told_not_to() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["cat", "/proc/keys"]);
+    // /proc/keys is masked by default; unmask it to look.
+    b.edit(|v| v["linux"]["maskedPaths"] = json!([]));
+    let id = unique("keyring");
+    let out = rt.run(&b, &id);
+    out.ok();
+    assert!(
+        out.stdout.contains(&format!("_ses.{id}")),
+        "no session keyring named after the container: {out}"
+    );
+    let id2 = unique("nokeyring");
+    let out = rt.output(&[
+        "run",
+        "--no-new-keyring",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id2,
+    ]);
+    out.ok();
+    assert!(!out.stdout.contains(&format!("_ses.{id2}")), "{out}");
+}

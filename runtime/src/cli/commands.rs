@@ -35,7 +35,7 @@ pub struct CreateArgs {
     /// Use MS_MOVE and chroot instead of pivot_root.
     #[arg(long)]
     pub no_pivot: bool,
-    /// Do not create a new session keyring (accepted; husk never makes one).
+    /// Keep the caller's session keyring (by default the container gets a new one).
     #[arg(long)]
     pub no_new_keyring: bool,
     /// The container id.
@@ -127,6 +127,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
     }
 }
 

@@ -43,6 +43,9 @@ pub struct InitArgs<'a> {
     pub preserve_fds: i32,
     /// Use MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// Join a new session keyring named after the container, so containers
+    /// do not share the caller's keys.
+    pub new_keyring: bool,
     /// Set once Ready was sent (errors after it also go to stderr).
     pub ready: std::cell::Cell<bool>,
     /// This process's pid as the runtime sees it, for the state hooks get.
@@ -352,6 +355,9 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
         .unwrap_or_else(|| nix::unistd::getpid().as_raw());
     a.host_pid.set(host_pid);
     nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if a.new_keyring {
+        join_session_keyring(&a.state.id)?;
+    }
     // Also true when the runtime itself runs in a user namespace (rootless
     // podman runs it as root of its own): mknod and fresh sysfs are refused.
     let in_userns = plan.new_user() || plan.joins_user() || crate::state::in_user_namespace();
@@ -415,6 +421,23 @@ fn set_domainname(name: &str) -> Result<()> {
             format!("setting domainname {name}"),
             std::io::Error::last_os_error(),
         ));
+    }
+    Ok(())
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, "_ses.<id>"). Kernels or seccomp
+/// profiles without keyrings (ENOSYS) are not an error, as with runc.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}"))
+        .map_err(|_| RuntimeError::Spec("container id holds a NUL byte".into()))?;
+    // SAFETY: keyctl reads the NUL-terminated name, valid for the call.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(RuntimeError::sys("joining a new session keyring", err));
+        }
     }
     Ok(())
 }
