@@ -13,7 +13,7 @@ vm=${HUSK_CGROUP2_VM:-$repo/../shared/tools/vm/cgroup2-vm.sh}
 target=${CARGO_TARGET_DIR:-$repo/target}/debug
 
 bins=()
-for t in runtime_cgroup runtime_lifecycle runtime_errors; do
+for t in runtime_cgroup runtime_lifecycle runtime_errors runtime_hooks runtime_timens; do
   b=$(ls -t "$target"/deps/"$t"-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
   [ -n "$b" ] || { echo "vm-tests.sh: no test binary for $t (run cargo test --no-run)" >&2; exit 1; }
   bins+=("$b")
@@ -24,5 +24,5 @@ for b in "${bins[@]}"; do
   script+=" echo \"== $(basename "$b") (pure cgroup v2)\"; $b --test-threads=2 --skip rootless;"
 done
 VM_TIMEOUT=${VM_TIMEOUT:-900} VM_SHARE_USR=1 \
-VM_ENV="HUSK_TARGET_DIR=$target HUSK_BUSYBOX=/bin/busybox TMPDIR=/tmp RUST_BACKTRACE=1" \
+VM_ENV="HUSK_TARGET_DIR=$target HUSK_BUSYBOX=/bin/busybox TMPDIR=/tmp RUST_BACKTRACE=1 HUSK_TEST_TIMEOUT=60" \
   bash "$vm" "$repo" sh -c "$script"

@@ -31,8 +31,15 @@ pub const RUNTIME_BIN: &str = "husk-runtime";
 /// Environment variable naming the directory that holds `husk-runtime`.
 pub const TARGET_DIR_ENV: &str = "HUSK_TARGET_DIR";
 
-/// How long [`Runtime::wait_status`] waits by default.
-pub const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long tests wait for a container to reach a state: 5 s, or
+/// `$HUSK_TEST_TIMEOUT` seconds (the emulated cgroup v2 VM is much slower).
+pub fn status_timeout() -> Duration {
+    let secs = std::env::var("HUSK_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    Duration::from_secs(secs)
+}
 
 /// `true` when this process runs as root.
 pub fn is_root() -> bool {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use husk_tests::bundle::{unique, Bundle, IdMapping, Runtime, STATUS_TIMEOUT};
+use husk_tests::bundle::{status_timeout, unique, Bundle, IdMapping, Runtime};
 use husk_tests::rootless::rootless_test;
 use serde_json::json;
 
@@ -58,7 +58,7 @@ fn ticking(rel: &str) -> (Bundle, tempfile::TempDir) {
 }
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let deadline = Instant::now() + status_timeout();
     while !ok() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         thread::sleep(Duration::from_millis(10));
@@ -149,15 +149,35 @@ fn exec_processes_join_the_container_cgroup() {
         .0
         .ok();
     wait_for("ticks", || count_lines(&host.path().join("ticks")) > 1);
-    let (out, _, _) = rt.output_detached(&["exec", "--detach", &id, "sleep", "30"]);
+    let pid_file = rt.scratch().join("exec.pid");
+    let (out, _, _) = rt.output_detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "30",
+    ]);
     out.ok();
+    let pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let dir = &cgroup_dirs(&rel)[0];
-    wait_for("three processes in the cgroup", || {
-        count_lines(&dir.join("cgroup.procs")) >= 3
-    });
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "exec'd pid {pid} not in {}: {procs}",
+        dir.display()
+    );
     let pids: Vec<i64> =
         serde_json::from_str(&rt.output(&["ps", "--format", "json", &id]).ok().stdout).unwrap();
-    assert!(pids.len() >= 3, "ps misses the exec'd process: {pids:?}");
+    assert!(
+        pids.contains(&pid),
+        "ps misses the exec'd process {pid}: {pids:?}"
+    );
     rt.output(&["delete", "--force", &id]).ok();
     assert!(!dir.exists());
 }

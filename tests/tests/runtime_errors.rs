@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use husk_tests::bundle::{
-    marker_roots, mounts_under, pid_alive, processes_with, unique, wait_no_processes, Bundle,
-    IdMapping, Output, Runtime, STATUS_TIMEOUT,
+    marker_roots, mounts_under, pid_alive, processes_with, status_timeout, unique,
+    wait_no_processes, Bundle, IdMapping, Output, Runtime,
 };
 use husk_tests::rootless::rootless_test;
 use serde_json::json;
@@ -179,7 +179,7 @@ fn duplicate_id_is_refused_and_first_container_survives() {
     assert!(pid_alive(first["pid"].as_i64().unwrap() as i32));
     assert!(processes_with(&c.marker).is_empty());
     c.rt.output(&["start", &c.id]).ok();
-    let deadline = std::time::Instant::now() + STATUS_TIMEOUT;
+    let deadline = std::time::Instant::now() + status_timeout();
     while processes_with(&c.marker).is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -272,7 +272,7 @@ fn exec_into_stopped_container_and_bad_signal() {
         .fails_with(&["NOTASIGNAL"]);
     c.rt.output(&["start", &c.id]).ok();
     assert_eq!(
-        c.rt.wait_status(&c.id, "stopped", STATUS_TIMEOUT)
+        c.rt.wait_status(&c.id, "stopped", status_timeout())
             .as_deref(),
         Some("stopped")
     );

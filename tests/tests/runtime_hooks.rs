@@ -45,7 +45,7 @@ fn every_hook_runs_in_order_with_the_state() {
     rt.create(&b, &id, &[]).ok();
     let pid = rt.state(&id).unwrap()["pid"].as_i64().unwrap();
     rt.output(&["start", &id]).ok();
-    rt.wait_status(&id, "stopped", husk_tests::bundle::STATUS_TIMEOUT);
+    rt.wait_status(&id, "stopped", husk_tests::bundle::status_timeout());
     rt.output(&["delete", &id]).ok();
 
     let log = fs::read_to_string(host.path().join("log")).unwrap();
@@ -103,7 +103,7 @@ fn failing_or_slow_create_hooks_fail_create_and_leave_nothing() {
         rt.create(&b, &id, &[]).fails_with(&["hook", needle]);
         assert!(!rt.state_dir(&id).exists(), "state left after {needle}");
         assert!(
-            husk_tests::bundle::wait_no_processes(&marker, husk_tests::bundle::STATUS_TIMEOUT)
+            husk_tests::bundle::wait_no_processes(&marker, husk_tests::bundle::status_timeout())
                 .is_empty(),
             "container process left after {needle}: {:?}",
             processes_with(&marker)

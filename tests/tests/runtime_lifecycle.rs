@@ -8,14 +8,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use husk_tests::bundle::{
-    marker_roots, mounts_under, pid_alive, processes_with, unique, wait_no_processes, Bundle,
-    Runtime, STATUS_TIMEOUT,
+    marker_roots, mounts_under, pid_alive, processes_with, status_timeout, unique,
+    wait_no_processes, Bundle, Runtime,
 };
 use serde_json::{json, Value};
 
 /// Waits up to 5 s for a file to appear.
 fn wait_file(path: &Path) -> bool {
-    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let deadline = Instant::now() + status_timeout();
     while Instant::now() < deadline {
         if path.exists() {
             return true;
@@ -99,7 +99,7 @@ fn run_killed_from_outside_gives_137_and_cleans_up() {
     assert_eq!(out.code(), 137, "{out}");
     assert!(!rt.state_dir(&id).exists(), "state dir left after run");
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -157,7 +157,7 @@ fn create_start_state_kill_delete() {
 
     rt.output(&["kill", &id, "KILL"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     assert!(
@@ -193,7 +193,7 @@ fn sigterm_trapped_by_the_program_stops_it() {
     // Default signal is SIGTERM.
     rt.output(&["kill", &id]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["delete", &id]).ok();
@@ -212,7 +212,7 @@ fn delete_of_running_container_needs_force() {
     rt.output(&["delete", "--force", &id]).ok();
     assert!(!rt.state_dir(&id).exists());
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
     assert!(rt.state(&id).is_none());
@@ -281,10 +281,10 @@ fn kill_all_ps_and_list() {
 
     rt.output(&["kill", "--all", &id, "KILL"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
-    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let deadline = Instant::now() + status_timeout();
     while pids.iter().any(|p| pid_alive(*p)) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
@@ -304,7 +304,7 @@ fn list_shows_created_and_stopped() {
     rt.create(&b2, &id2, &[]).ok();
     rt.output(&["start", &id2]).ok();
     assert_eq!(
-        rt.wait_status(&id2, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id2, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     let out = rt.output(&["list", "--format", "json"]);
@@ -393,7 +393,7 @@ fn exec_into_running_container() {
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     rt.output(&["delete", "--force", &id]).ok();
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -431,11 +431,11 @@ fn exec_detach_writes_pid_file() {
     assert_eq!(marker_roots(&exec_marker), vec![pid]);
     rt.output(&["kill", "--all", &id, "KILL"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     assert_eq!(
-        wait_no_processes(&exec_marker, STATUS_TIMEOUT),
+        wait_no_processes(&exec_marker, status_timeout()),
         Vec::<i32>::new()
     );
     rt.output(&["delete", &id]).ok();
@@ -449,7 +449,7 @@ fn exec_into_stopped_container_fails() {
     rt.create(&b, &id, &[]).ok();
     rt.output(&["start", &id]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["exec", &id, "true"])
@@ -809,7 +809,7 @@ fn run_detach_then_state_and_delete() {
     rt.output(&["delete", "--force", &id]).ok();
     assert!(!rt.state_dir(&id).exists());
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -824,13 +824,13 @@ fn kill_of_created_container_stops_it() {
     let pid = rt.state(&id).unwrap()["pid"].as_i64().unwrap() as i32;
     rt.output(&["kill", &id, "9"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     assert!(!b.rootfs().join("tmp/ready").exists(), "program ran");
     rt.output(&["start", &id]).fails_with(&[&id]);
     rt.output(&["delete", &id]).ok();
-    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let deadline = Instant::now() + status_timeout();
     while pid_alive(pid) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }

@@ -9,12 +9,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use husk_tests::bundle::{
-    marker_roots, unique, wait_no_processes, Bundle, IdMapping, Runtime, STATUS_TIMEOUT,
+    marker_roots, status_timeout, unique, wait_no_processes, Bundle, IdMapping, Runtime,
 };
 use husk_tests::rootless::{rootless_test, TestUser};
 
 fn wait_file(path: &Path) -> bool {
-    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let deadline = Instant::now() + status_timeout();
     while Instant::now() < deadline && !path.exists() {
         thread::sleep(Duration::from_millis(20));
     }
@@ -161,7 +161,7 @@ fn rootless_multi_range_exec_as_other_user() {
 
     rt.output(&["delete", "--force", &id]).ok();
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -214,7 +214,7 @@ fn rootless_lifecycle() {
 
     rt.output(&["kill", &id, "KILL"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["delete", &id]).ok();
@@ -222,7 +222,7 @@ fn rootless_lifecycle() {
         .fails_with(&[&id, "does not exist"]);
     assert!(!rt.state_dir(&id).exists());
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -252,12 +252,12 @@ fn rootless_sigterm_and_kill_all() {
     assert!(pids.len() >= 2, "{pids:?}");
     rt.output(&["kill", "--all", &id, "TERM"]).ok();
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["delete", &id]).ok();
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }
@@ -304,7 +304,7 @@ fn rootless_exec_as_unmapped_user_fails_cleanly() {
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     rt.output(&["delete", "--force", &id]).ok();
     assert_eq!(
-        wait_no_processes(&marker, STATUS_TIMEOUT),
+        wait_no_processes(&marker, status_timeout()),
         Vec::<i32>::new()
     );
 }

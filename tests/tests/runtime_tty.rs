@@ -6,8 +6,8 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use husk_tests::bundle::{
-    read_pty_until, unique, wait_no_processes, Bundle, ConsoleSocket, IdMapping, Runtime,
-    STATUS_TIMEOUT,
+    read_pty_until, status_timeout, unique, wait_no_processes, Bundle, ConsoleSocket, IdMapping,
+    Runtime,
 };
 use husk_tests::rootless::rootless_test;
 use serde_json::json;
@@ -30,25 +30,28 @@ fn check_terminal_run(rt: &Runtime, b: &Bundle, socket: &ConsoleSocket, marker: 
     )
     .ok();
     let (master, name) = socket
-        .accept_fd(STATUS_TIMEOUT)
+        .accept_fd(status_timeout())
         .expect("receiving the pty master");
     let name = String::from_utf8_lossy(&name).into_owned();
     assert!(name.contains("/dev/pts/"), "payload names {name:?}");
     assert_eq!(rt.status(&id).as_deref(), Some("created"));
     rt.output(&["start", &id]).ok();
     // Interactive part: the shell reads a line from the terminal.
-    let text = read_pty_until(&master, "say>", STATUS_TIMEOUT);
+    let text = read_pty_until(&master, "say>", status_timeout());
     assert!(text.contains("/dev/pts/0"), "pty output: {text:?}");
     assert!(text.contains("all-tty"), "pty output: {text:?}");
     write_all(&master, b"from-master\n");
-    let text = read_pty_until(&master, "got=from-master", STATUS_TIMEOUT);
+    let text = read_pty_until(&master, "got=from-master", status_timeout());
     assert!(text.contains("got=from-master"), "pty output: {text:?}");
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["delete", &id]).ok();
-    assert_eq!(wait_no_processes(marker, STATUS_TIMEOUT), Vec::<i32>::new());
+    assert_eq!(
+        wait_no_processes(marker, status_timeout()),
+        Vec::<i32>::new()
+    );
 }
 
 fn script() -> String {
@@ -80,13 +83,13 @@ fn terminal_output_before_eof() {
         &["--console-socket", socket.path().to_str().unwrap()],
     )
     .ok();
-    let (master, _) = socket.accept_fd(STATUS_TIMEOUT).unwrap();
+    let (master, _) = socket.accept_fd(status_timeout()).unwrap();
     rt.output(&["start", &id]).ok();
     let text = read_pty_until(&master, "\u{0}never", Duration::from_secs(5));
     assert!(text.contains("/dev/pts/0"), "{text:?}");
     assert!(text.contains("ok"), "{text:?}");
     assert_eq!(
-        rt.wait_status(&id, "stopped", STATUS_TIMEOUT).as_deref(),
+        rt.wait_status(&id, "stopped", status_timeout()).as_deref(),
         Some("stopped")
     );
     rt.output(&["delete", &id]).ok();
