@@ -241,3 +241,144 @@ fn rootless_without_delegation_runs_but_cannot_pause_or_limit() {
         .fails_with(&["linux.resources.memory", "rootless"]);
     assert!(!rt.state_dir(&id).exists());
 }
+
+/// A cgroup delegated to the test user, as systemd's Delegate=yes gives a
+/// user session: a directory on the v2 hierarchy and on the v1 freezer,
+/// owned by the user. Removed (children first) on drop.
+struct Delegated {
+    dirs: Vec<PathBuf>,
+}
+
+impl Delegated {
+    fn new(uid: u32, gid: u32) -> Delegated {
+        let name = unique("husk-deleg");
+        let mut dirs = Vec::new();
+        for mount in [
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup/freezer",
+            "/sys/fs/cgroup",
+        ] {
+            let m = Path::new(mount);
+            if !m.join("cgroup.procs").exists() || (mount == "/sys/fs/cgroup" && !dirs.is_empty()) {
+                continue;
+            }
+            let d = m.join(&name);
+            fs::create_dir(&d).unwrap();
+            for f in [
+                "",
+                "cgroup.procs",
+                "cgroup.subtree_control",
+                "cgroup.threads",
+                "tasks",
+            ] {
+                let p = if f.is_empty() { d.clone() } else { d.join(f) };
+                if p.exists() {
+                    std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            dirs.push(d);
+        }
+        Delegated { dirs }
+    }
+
+    /// Makes `cmd` start inside the delegated cgroups (the move happens as
+    /// root, in the child, before it switches to the user).
+    fn place(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let procs: Vec<PathBuf> = self.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
+        // SAFETY: the closure only writes to files (no allocation-unsafe
+        // state is shared with the parent) before exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for p in &procs {
+                    fs::write(p, "0")?;
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            if let Ok(rd) = fs::read_dir(d) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        let _ = fs::remove_dir(e.path());
+                    }
+                }
+            }
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn rootless_with_a_delegated_cgroup_can_pause_and_resume() {
+    let user = rootless_test("rootless_with_a_delegated_cgroup_can_pause_and_resume");
+    let deleg = Delegated::new(user.uid, user.gid);
+    let rt = Runtime::rootless(&user);
+    let b = Bundle::rootless(&user, IdMapping::Single, "busybox", &["sleep", "30"]);
+    let id = unique("rl-deleg");
+    let run = |args: &[&str]| {
+        let mut c = rt.cmd(args);
+        deleg.place(&mut c);
+        let log = rt.scratch().join(format!("{}.log", unique("out")));
+        let f = fs::File::create(&log).unwrap();
+        let status = c.stdout(f.try_clone().unwrap()).stderr(f).status().unwrap();
+        (status, fs::read_to_string(&log).unwrap())
+    };
+    let (st, log) = run(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(st.success(), "rootless run in a delegated cgroup: {log}");
+    assert!(
+        !log.contains("no writable cgroup"),
+        "delegation not used: {log}"
+    );
+    let pid = rt.state(&id).unwrap()["pid"].as_i64().unwrap();
+    // The container's cgroup lies under the delegated one.
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let top = deleg.dirs[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cg.contains(&top),
+        "container not under the delegated cgroup: {cg}"
+    );
+    let (st, log) = run(&["pause", &id]);
+    assert!(st.success(), "rootless pause: {log}");
+    assert_eq!(rt.status(&id).as_deref(), Some("paused"));
+    // The kernel agrees: the freezer (v1) or cgroup.freeze (v2) says so.
+    let frozen = cg.lines().any(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let path = path.trim_start_matches('/');
+        match ctrl {
+            "freezer" => fs::read_to_string(format!("/sys/fs/cgroup/freezer/{path}/freezer.state"))
+                .is_ok_and(|s| s.trim() == "FROZEN"),
+            "" => fs::read_to_string(format!("/sys/fs/cgroup/unified/{path}/cgroup.freeze"))
+                .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup/{path}/cgroup.freeze")))
+                .is_ok_and(|s| s.trim() == "1"),
+            _ => false,
+        }
+    });
+    assert!(frozen, "no frozen cgroup for {pid}: {cg}");
+    let (st, log) = run(&["resume", &id]);
+    assert!(st.success(), "rootless resume: {log}");
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    let (st, log) = run(&["delete", "--force", &id]);
+    assert!(st.success(), "rootless delete --force: {log}");
+}
