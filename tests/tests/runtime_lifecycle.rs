@@ -921,3 +921,28 @@ fn container_gets_its_own_session_keyring_unless_told_not_to() {
     out.ok();
     assert!(!out.stdout.contains(&format!("_ses.{id2}")), "{out}");
 }
+
+#[test]
+fn debug_flag_writes_json_debug_lines_to_the_log() {
+    let rt = Runtime::new();
+    let log = rt.scratch().join("debug.log");
+    rt.output(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "list",
+    ])
+    .ok();
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "debug" && l["msg"].as_str().is_some_and(|m| m.contains("List"))),
+        "no debug line for the command: {text}"
+    );
+    assert!(lines.iter().all(|l| l["time"].is_string()));
+}

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 pub struct Logger {
     file: Option<PathBuf>,
     json: bool,
-    #[allow(dead_code)]
     debug: bool,
 }
 
@@ -19,15 +18,30 @@ impl Logger {
         Logger { file, json, debug }
     }
 
-    /// Reports an error.
+    /// Reports an error (always on stderr, and in the log file).
     pub fn error(&self, msg: &str) {
         eprintln!("husk-runtime: {msg}");
+        self.write("error", msg);
+    }
+
+    /// Records a debug message when --debug is on (log file, else stderr).
+    pub fn debug(&self, msg: &str) {
+        if !self.debug {
+            return;
+        }
+        if self.file.is_none() {
+            eprintln!("husk-runtime: debug: {msg}");
+        }
+        self.write("debug", msg);
+    }
+
+    fn write(&self, level: &str, msg: &str) {
         let Some(path) = &self.file else { return };
         let time = husk_runtime::time::now();
         let line = if self.json {
-            serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+            serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
         } else {
-            format!("time=\"{time}\" level=error msg={msg:?}")
+            format!("time=\"{time}\" level={level} msg={msg:?}")
         };
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)

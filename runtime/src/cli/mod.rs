@@ -76,8 +76,19 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let logger = log::Logger::new(cli.log.clone(), cli.log_format == "json", cli.debug);
+    logger.debug(&format!(
+        "{:?} (root {})",
+        cli.command,
+        cli.root
+            .clone()
+            .unwrap_or_else(husk_runtime::state::StateRoot::default_dir)
+            .display()
+    ));
     match commands::dispatch(&cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            logger.debug(&format!("done, exit status {code}"));
+            code
+        }
         Err(e) => {
             logger.error(&describe(&e));
             1
