@@ -135,6 +135,10 @@ fn check(spec: &Spec, path: &Path) -> Result<()> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return bad("process.args is empty".into());
     }
+    crate::process::lsm::check(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     if !process.cwd().is_absolute() {
         return bad(format!(
             "process.cwd {} is not absolute",

@@ -82,6 +82,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Pid> {
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(RuntimeError::Spec("exec: no command given".into()));
     }
+    crate::process::lsm::check(
+        opts.process.apparmor_profile().as_deref(),
+        opts.process.selinux_label().as_deref(),
+    )?;
     let joins = container_namespaces(st.pid)?;
     let joins_user = joins.iter().any(|(k, _)| *k == LinuxNamespaceType::User);
     let console = crate::process::terminal::connect_console(

@@ -10,7 +10,7 @@ use nix::sys::signal::SigSet;
 use nix::unistd::{sethostname, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-use super::{exec, rlimits, terminal, user};
+use super::{exec, lsm, rlimits, sched, terminal, user};
 use crate::error::{Result, RuntimeError, SysContext};
 use crate::hooks;
 use crate::namespaces::{join_all, NamespacePlan};
@@ -303,13 +303,24 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
     }
 }
 
-/// Steps that need the runtime's privileges: oom_score_adj and rlimits.
+/// Steps that need the runtime's privileges: oom_score_adj, rlimits, I/O
+/// priority, scheduler, and the LSM labels for the coming execve.
 pub fn apply_privileged(process: &Process) -> Result<()> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .ctx(|| format!("setting oom_score_adj {adj}"))?;
     }
-    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))
+    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(p) = process.io_priority() {
+        sched::apply_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        sched::apply_scheduler(s)?;
+    }
+    lsm::apply_on_exec(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )
 }
 
 /// The last steps shared by init and exec: credentials, no_new_privs, cwd,
@@ -373,6 +384,14 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
         }
     }
     set_sysctls(a)?;
+    if let Some(p) = a
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().as_ref())
+    {
+        sched::apply_personality(p)?;
+    }
     if plan.new.contains(CloneFlags::CLONE_NEWNS) {
         finalize_rootfs(a)?;
     }

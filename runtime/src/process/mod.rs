@@ -4,6 +4,8 @@
 pub mod caps;
 pub mod exec;
 pub mod init;
+pub mod lsm;
 pub mod rlimits;
+pub mod sched;
 pub mod terminal;
 pub mod user;

@@ -1,0 +1,109 @@
+//! Process attributes husk-runtime applies before exec: I/O priority,
+//! scheduler, personality, and LSM labels refused where the LSM is absent.
+
+use husk_tests::bundle::{unique, Bundle, Runtime};
+use serde_json::json;
+
+/// Field `n` (1-based, as proc(5) numbers them) of /proc/PID/stat.
+fn stat_field(pid: i64, n: usize) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(n - 3).unwrap().to_string()
+}
+
+#[test]
+fn io_priority_and_scheduler_are_applied() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["sleep", "30"]);
+    b.edit(|v| {
+        v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+        v["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    });
+    let id = unique("sched");
+    rt.create(&b, &id, &[]).ok();
+    rt.output(&["start", &id]).ok();
+    let pid = rt.state(&id).unwrap()["pid"].as_i64().unwrap();
+    // SAFETY: ioprio_get takes integer arguments only.
+    let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid as libc::c_int) };
+    assert_eq!(prio >> 13, 3, "I/O class is not IDLE: {prio:#x}");
+    assert_eq!(stat_field(pid, 41), "3", "policy is not SCHED_BATCH");
+    assert_eq!(stat_field(pid, 19), "7", "nice is not 7");
+    rt.output(&["delete", "--force", &id]).ok();
+}
+
+#[test]
+fn linux32_personality_reports_i686() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["uname", "-m"]);
+    b.edit(|v| v["linux"]["personality"] = json!({"domain": "LINUX32"}));
+    let out = rt.run(&b, &unique("pers"));
+    out.ok();
+    assert_eq!(out.stdout.trim(), "i686", "{out}");
+}
+
+#[test]
+fn out_of_range_process_attributes_fail_create() {
+    let rt = Runtime::new();
+    for (field, value, needle) in [
+        (
+            "ioPriority",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 9}),
+            "ioPriority",
+        ),
+        (
+            "scheduler",
+            json!({"policy": "SCHED_OTHER", "nice": 40}),
+            "nice",
+        ),
+        (
+            "scheduler",
+            json!({"policy": "SCHED_FIFO", "priority": 0}),
+            "SCHED",
+        ),
+    ] {
+        let b = Bundle::new("busybox", &["true"]);
+        b.edit(|v| v["process"][field] = value.clone());
+        let id = unique("badattr");
+        rt.create(&b, &id, &[]).fails_with(&[needle]);
+        assert!(
+            !rt.state_dir(&id).exists(),
+            "state left for {field} {value}"
+        );
+    }
+}
+
+#[test]
+fn lsm_labels_need_the_lsm() {
+    let rt = Runtime::new();
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    for (field, value, enabled, needle) in [
+        (
+            "apparmorProfile",
+            "husk-test",
+            apparmor,
+            "AppArmor is not enabled",
+        ),
+        (
+            "selinuxLabel",
+            "system_u:system_r:container_t:s0",
+            selinux,
+            "SELinux is not enabled",
+        ),
+    ] {
+        if enabled {
+            // Where the LSM exists the label is applied; this host has none.
+            continue;
+        }
+        let b = Bundle::new("busybox", &["true"]);
+        b.edit(|v| v["process"][field] = json!(value));
+        let id = unique("lsm");
+        rt.create(&b, &id, &[]).fails_with(&[needle, value]);
+        assert!(!rt.state_dir(&id).exists());
+    }
+    assert!(
+        !(apparmor && selinux),
+        "both LSMs enabled: this test would check nothing"
+    );
+}
