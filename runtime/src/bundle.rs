@@ -23,6 +23,8 @@ pub struct Bundle {
     pub plan: NamespacePlan,
     /// Clock offsets for a new time namespace.
     pub time_offsets: Vec<TimeOffset>,
+    /// The compiled linux.seccomp filter, if the spec has one.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 impl Bundle {
@@ -107,12 +109,21 @@ pub fn load(dir: &Path) -> Result<Bundle> {
             "linux.timeOffsets needs a new time namespace (add {\"type\": \"time\"} to linux.namespaces)".into(),
         ));
     }
+    // Compiled here so a bad filter fails before anything is created; init
+    // inherits the program through the forked memory.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()?;
     Ok(Bundle {
         dir,
         rootfs,
         spec,
         plan,
         time_offsets,
+        seccomp,
     })
 }
 

@@ -178,6 +178,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 plan: &b.plan,
                 joins: &joins,
                 time_offsets: &b.time_offsets,
+                seccomp: b.seccomp.as_ref(),
                 sync: &child_sock,
                 fifo: Some(&fifo),
                 console: console.as_ref().map(|c| c.as_raw_fd()),
@@ -285,9 +286,6 @@ fn warn_unsupported(b: &Bundle) {
     let Some(linux) = b.spec.linux().as_ref() else {
         return;
     };
-    if linux.seccomp().is_some() {
-        eprintln!("husk-runtime: warning: linux.seccomp is not applied by this version");
-    }
     if linux.resources().as_ref().is_some_and(|r| {
         r.memory().is_some() || r.cpu().is_some() || r.pids().is_some() || r.block_io().is_some()
     }) {

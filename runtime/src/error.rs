@@ -62,6 +62,9 @@ pub enum RuntimeError {
         /// What went wrong.
         reason: String,
     },
+    /// The spec's seccomp filter is invalid or could not be loaded.
+    #[error("seccomp: {0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// The named signal is not known.
     #[error("unknown signal {0:?}")]
     Signal(String),

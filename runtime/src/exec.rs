@@ -92,13 +92,20 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Pid> {
         opts.console_socket.as_deref(),
         opts.process.terminal() == Some(true),
     )?;
-    // Fail early on a bundle that vanished; exec needs nothing else from it.
-    let _ = bundle::load(&st.bundle);
+    // exec'd processes get the container's seccomp filter.
+    let seccomp = bundle::load(&st.bundle)?.seccomp;
     let (parent_sock, child_sock) = SyncSocket::pair()?;
     let child = match clone_process(CloneFlags::empty(), None).ctx(|| "forking for exec".into())? {
         Forked::Child => {
             drop(parent_sock);
-            let err = match exec_child(opts, &joins, joins_user, &child_sock, console.as_ref()) {
+            let err = match exec_child(
+                opts,
+                &joins,
+                joins_user,
+                &child_sock,
+                console.as_ref(),
+                seccomp.as_ref(),
+            ) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -173,6 +180,7 @@ fn exec_child(
     joins_user: bool,
     sync: &SyncSocket,
     console: Option<&UnixStream>,
+    seccomp: Option<&crate::seccomp::Filter>,
 ) -> Result<std::convert::Infallible> {
     sync.expect(Message::MapsDone)?;
     join_all(joins)?;
@@ -204,7 +212,7 @@ fn exec_child(
     let args = process.args().clone().unwrap_or_default();
     let prog = pexec::resolve(&args, &env)?;
     init::apply_privileged(process)?;
-    init::drop_privileges(process, opts.preserve_fds, init::setgroups_allowed())?;
+    init::finish_with_seccomp(process, seccomp, opts.preserve_fds)?;
     sync.send(&Message::Ready)?;
     Err(pexec::execve(&prog, &args, &env))
 }

@@ -18,6 +18,7 @@ pub mod idmap;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signal;
 pub mod state;
 pub mod sync;

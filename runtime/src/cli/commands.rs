@@ -109,6 +109,10 @@ pub struct SpecArgs {
     /// Write a spec for running without root.
     #[arg(long)]
     pub rootless: bool,
+    /// Add husk's default seccomp profile (seccomp-profiles/default.json),
+    /// resolved for the spec's capabilities and this host.
+    #[arg(long)]
+    pub seccomp: bool,
     /// Bundle directory to write config.json into.
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
@@ -178,7 +182,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&info::features())?);
             Ok(0)
         }
-        Command::Spec(a) => info::write_spec(&a.bundle, a.rootless),
+        Command::Spec(a) => info::write_spec(&a.bundle, a.rootless, a.seccomp),
     }
 }
 

@@ -133,7 +133,14 @@ pub fn features() -> serde_json::Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"]
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
@@ -146,7 +153,7 @@ pub fn features() -> serde_json::Value {
 }
 
 /// `spec`: writes a sample config.json, refusing to overwrite one.
-pub fn write_spec(bundle: &Path, rootless: bool) -> Result<i32> {
+pub fn write_spec(bundle: &Path, rootless: bool, seccomp: bool) -> Result<i32> {
     let path = bundle.join("config.json");
     if path.exists() {
         bail!("file {} exists: remove it first", path.display());
@@ -159,7 +166,36 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<i32> {
     } else {
         Spec::default()
     };
+    let mut spec = spec;
+    if seccomp {
+        add_default_seccomp(&mut spec)?;
+    }
     let text = serde_json::to_string_pretty(&spec)?;
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(0)
+}
+
+/// Puts the default profile, resolved for the spec's bounding capabilities,
+/// this architecture and kernel, into linux.seccomp.
+fn add_default_seccomp(spec: &mut Spec) -> Result<()> {
+    use husk_runtime::seccomp::profile;
+    let caps: Vec<String> = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().clone())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_string))
+        .collect();
+    let filter = profile::to_oci(
+        profile::default_profile(),
+        &caps,
+        std::env::consts::ARCH,
+        profile::kernel_version()?,
+    )?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_seccomp(Some(filter));
+    spec.set_linux(Some(linux));
+    Ok(())
 }

@@ -33,6 +33,8 @@ pub struct InitArgs<'a> {
     pub joins: &'a [(LinuxNamespaceType, std::fs::File)],
     /// Offsets for a new time namespace (then init forks once more).
     pub time_offsets: &'a [crate::timens::TimeOffset],
+    /// The seccomp filter to load last (compiled by the parent).
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The child's end of the sync socket.
     pub sync: &'a SyncSocket,
     /// O_PATH fd of the exec fifo (None for `run` without a create/start split).
@@ -420,8 +422,27 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
     if let Some(h) = a.spec.hooks().as_ref() {
         hooks::run_all(h.start_container().as_ref(), &a.state_json(Status::Running))?;
     }
-    drop_privileges(process, a.preserve_fds, setgroups_allowed())?;
+    finish_with_seccomp(process, a.seccomp, a.preserve_fds)?;
     Ok(prog)
+}
+
+/// Drops privileges and loads the seccomp filter as late as the kernel
+/// allows: last of all under no_new_privs; otherwise (loading then needs
+/// CAP_SYS_ADMIN) just before the uid switch and capability drop.
+pub fn finish_with_seccomp(
+    process: &Process,
+    seccomp: Option<&crate::seccomp::Filter>,
+    preserve_fds: i32,
+) -> Result<()> {
+    let nnp = process.no_new_privileges() == Some(true);
+    if let (Some(f), false) = (seccomp, nnp) {
+        crate::seccomp::load(f)?;
+    }
+    drop_privileges(process, preserve_fds, setgroups_allowed())?;
+    if let (Some(f), true) = (seccomp, nnp) {
+        crate::seccomp::load(f)?;
+    }
+    Ok(())
 }
 
 /// Whether setgroups(2) is allowed here (not denied in our user namespace).
