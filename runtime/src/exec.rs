@@ -19,7 +19,7 @@ use crate::clone::{clone_process, Forked};
 use crate::container;
 use crate::error::{Result, RuntimeError, SysContext};
 use crate::namespaces::{join_all, proc_name};
-use crate::process::{exec as pexec, init, terminal};
+use crate::process::{exec as pexec, init, terminal, trampoline};
 use crate::state::{StateRoot, Status};
 use crate::sync::{Message, SyncSocket};
 
@@ -182,6 +182,7 @@ fn exec_child(
     console: Option<&UnixStream>,
     seccomp: Option<&crate::seccomp::Filter>,
 ) -> Result<std::convert::Infallible> {
+    trampoline::make_undumpable()?;
     sync.expect(Message::MapsDone)?;
     join_all(joins)?;
     if joins_user {
@@ -212,7 +213,8 @@ fn exec_child(
     let args = process.args().clone().unwrap_or_default();
     let prog = pexec::resolve(&args, &env)?;
     init::apply_privileged(process)?;
+    let tramp = trampoline::Trampoline::new()?;
     init::finish_with_seccomp(process, seccomp, opts.preserve_fds)?;
     sync.send(&Message::Ready)?;
-    Err(pexec::execve(&prog, &args, &env))
+    Err(tramp.exec(&prog, &args, &env))
 }

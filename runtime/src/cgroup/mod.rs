@@ -6,6 +6,7 @@
 mod freeze;
 mod layout;
 mod paths;
+pub mod resources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,5 @@
-//! The final step: environment, PATH lookup inside the container, execve.
+//! Finding the container program: PATH lookup inside the container.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -36,37 +34,10 @@ pub fn path_of(env: &[String]) -> &str {
         .unwrap_or(DEFAULT_PATH)
 }
 
-fn cstrings<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<CString>> {
-    items
-        .into_iter()
-        .map(|s| {
-            CString::new(s)
-                .map_err(|_| RuntimeError::Spec("argument or env holds a NUL byte".into()))
-        })
-        .collect()
-}
-
 /// Finds the program of `args` on the PATH of `env`.
 pub fn resolve(args: &[String], env: &[String]) -> Result<PathBuf> {
     let arg0 = args
         .first()
         .ok_or_else(|| RuntimeError::Spec("process.args is empty".into()))?;
     lookup(arg0, path_of(env))
-}
-
-/// Replaces the process with `prog` run as `args` under `env`. Returns only on
-/// failure.
-pub fn execve(prog: &Path, args: &[String], env: &[String]) -> RuntimeError {
-    let run = || -> Result<std::convert::Infallible> {
-        let prog_c = CString::new(prog.as_os_str().as_bytes())
-            .map_err(|_| RuntimeError::Spec("program path holds a NUL byte".into()))?;
-        let argv = cstrings(args.iter().map(|a| a.as_bytes()))?;
-        let envp = cstrings(env.iter().map(|e| e.as_bytes()))?;
-        nix::unistd::execve(&prog_c, &argv, &envp)
-            .map_err(|e| RuntimeError::sys(format!("exec {}", prog.display()), e))
-    };
-    match run() {
-        Err(e) => e,
-        Ok(never) => match never {},
-    }
 }

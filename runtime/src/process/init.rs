@@ -10,6 +10,7 @@ use nix::sys::signal::SigSet;
 use nix::unistd::{sethostname, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
+use super::trampoline::{self, Trampoline};
 use super::{exec, lsm, rlimits, sched, terminal, user};
 use crate::error::{Result, RuntimeError, SysContext};
 use crate::hooks;
@@ -70,10 +71,10 @@ impl InitArgs<'_> {
 /// Runs init; never returns. On failure the reason goes to the parent.
 pub fn run(args: InitArgs<'_>) -> ! {
     let err = match setup(&args) {
-        Ok(prog) => {
+        Ok((prog, tramp)) => {
             let process = args.spec.process().as_ref().expect("validated");
             let env = process.env().clone().unwrap_or_default();
-            exec::execve(&prog, process.args().as_deref().unwrap_or(&[]), &env)
+            tramp.exec(&prog, process.args().as_deref().unwrap_or(&[]), &env)
         }
         Err(e) => e,
     };
@@ -354,9 +355,12 @@ pub fn drop_privileges(
     Ok(())
 }
 
-fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
+fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     let plan = a.plan;
     let extra_fork = enter_namespaces(a)?;
+    // Only now: the parent has written our id maps, which it could not do
+    // for a non-dumpable process when rootless.
+    trampoline::make_undumpable()?;
     if extra_fork {
         fork_into_pidns(a)?;
     }
@@ -422,8 +426,9 @@ fn setup(a: &InitArgs<'_>) -> Result<PathBuf> {
     if let Some(h) = a.spec.hooks().as_ref() {
         hooks::run_all(h.start_container().as_ref(), &a.state_json(Status::Running))?;
     }
+    let tramp = Trampoline::new()?;
     finish_with_seccomp(process, a.seccomp, a.preserve_fds)?;
-    Ok(prog)
+    Ok((prog, tramp))
 }
 
 /// Drops privileges and loads the seccomp filter as late as the kernel

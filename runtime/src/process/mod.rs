@@ -8,4 +8,5 @@ pub mod lsm;
 pub mod rlimits;
 pub mod sched;
 pub mod terminal;
+pub mod trampoline;
 pub mod user;
