@@ -55,6 +55,7 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     let mut value: serde_json::Value =
         serde_json::from_slice(&data).map_err(|e| config_err(e.to_string()))?;
     let time_offsets = timens::take_offsets(&mut value).map_err(config_err)?;
+    crate::cgroup::resources::normalize_config(&mut value);
     let spec: Spec = serde_json::from_value(value).map_err(|e| config_err(e.to_string()))?;
     let root = spec.root().as_ref().ok_or_else(|| RuntimeError::Config {
         path: path.clone(),
@@ -108,6 +109,9 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         return Err(RuntimeError::Spec(
             "linux.timeOffsets needs a new time namespace (add {\"type\": \"time\"} to linux.namespaces)".into(),
         ));
+    }
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        crate::cgroup::resources::validate(r)?;
     }
     // Compiled here so a bad filter fails before anything is created; init
     // inherits the program through the forked memory.

@@ -91,7 +91,6 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     crate::id::validate(&opts.id)?;
     let b = bundle::load(&opts.bundle)?;
     let joins = b.plan.open_joins()?;
-    warn_unsupported(&b);
     let process = b.spec.process().as_ref().expect("checked by bundle::load");
     let console = crate::process::terminal::connect_console(
         opts.console_socket.as_deref(),
@@ -108,6 +107,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     };
     cg.create()?;
     cleanup.cgroup = Some(cg.clone());
+    // Limits are in force before the container process exists.
+    if let Some(r) = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        crate::cgroup::resources::apply(&cg, r)?;
+    }
     // On cgroup v2 the child is born in its cgroup (no later move).
     let cg_fd = cg
         .unified
@@ -278,19 +281,6 @@ fn requested_limit(r: &oci_spec::runtime::LinuxResources) -> Option<&'static str
         return Some("linux.resources.unified");
     }
     None
-}
-
-/// Says out loud what the spec asks for that this runtime does not apply yet,
-/// instead of ignoring it silently.
-fn warn_unsupported(b: &Bundle) {
-    let Some(linux) = b.spec.linux().as_ref() else {
-        return;
-    };
-    if linux.resources().as_ref().is_some_and(|r| {
-        r.memory().is_some() || r.cpu().is_some() || r.pids().is_some() || r.block_io().is_some()
-    }) {
-        eprintln!("husk-runtime: warning: linux.resources (cgroup limits) are not applied by this version");
-    }
 }
 
 /// Serves the child's requests until it reports Ready; returns the container

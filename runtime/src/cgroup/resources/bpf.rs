@@ -192,3 +192,28 @@ pub(super) fn attach(dir: &Path, prog: &OwnedFd, field: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::device_rules::rules;
+    use super::super::devices_v2::program;
+    use super::*;
+
+    #[test]
+    fn the_verifier_accepts_the_device_program() {
+        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 42, "access": "rw"},
+                {"allow": false, "type": "b", "major": 8, "minor": 1, "access": "w"}]"#,
+        )
+        .unwrap();
+        let p = program(&rules(Some(&spec)).unwrap());
+        match load(&p, "test") {
+            Ok(_) => {}
+            // Unprivileged test runs cannot load BPF programs.
+            Err(RuntimeError::Sys { source, .. }) if source.raw_os_error() == Some(libc::EPERM) => {
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod io;
 mod memory;
 mod network;
 mod pids;
+mod spec_json;
 mod stats;
 mod target;
 mod unified;
@@ -27,6 +28,7 @@ use target::Target;
 
 pub use cpu::shares_to_weight;
 pub use io::blkio_to_io_weight;
+pub use spec_json::normalize_config;
 pub use stats::{memory_events, stats};
 pub use validate::{page_size, valid_cpuset, validate};
 
