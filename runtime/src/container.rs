@@ -1,6 +1,6 @@
 //! The OCI lifecycle operations: create, start, state, kill, delete.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -367,6 +367,9 @@ pub fn start(root: &StateRoot, id: &str) -> Result<ContainerState> {
     .ctx(|| format!("opening exec fifo {}", fifo_path.display()))?;
     // SAFETY: open just returned this fd.
     let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
+    // init is blocked opening the fifo for writing; our open releases it and
+    // it writes one byte. Wait for that with poll (no busy sleeping), and
+    // notice an init that died instead.
     let mut byte = [0u8; 1];
     loop {
         match nix::unistd::read(fifo.as_raw_fd(), &mut byte) {
@@ -379,7 +382,11 @@ pub fn start(root: &StateRoot, id: &str) -> Result<ContainerState> {
                         op: "start it (init exited before start)",
                     });
                 }
-                std::thread::sleep(Duration::from_micros(200));
+                let mut fds = [nix::poll::PollFd::new(
+                    fifo.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u8));
             }
             Err(e) => return Err(RuntimeError::sys("reading the exec fifo", e)),
         }
