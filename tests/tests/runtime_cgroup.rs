@@ -382,3 +382,34 @@ fn rootless_with_a_delegated_cgroup_can_pause_and_resume() {
     let (st, log) = run(&["delete", "--force", &id]);
     assert!(st.success(), "rootless delete --force: {log}");
 }
+
+#[test]
+fn events_stats_reports_the_cgroup_usage_and_limits() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["sleep", "30"]);
+    b.edit(|v| {
+        v["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 64}});
+        v["linux"]["cgroupsPath"] = json!(format!("/husk-test/{}", unique("ev")));
+    });
+    let id = unique("events");
+    rt.output_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id])
+        .0
+        .ok();
+    let out = rt.output(&["events", "--stats", &id]);
+    out.ok();
+    let ev: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["data"]["pids"]["limit"], 64, "{ev}");
+    assert!(ev["data"]["pids"]["current"].as_u64() >= Some(1), "{ev}");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 67108864, "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64() > Some(0),
+        "{ev}"
+    );
+    let out = rt.output(&["events", "--interval=0", &id]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("--interval"), "{out}");
+    rt.output(&["delete", "--force", &id]).ok();
+    rt.output(&["events", "--stats", &id]).fails_with(&[&id]);
+}

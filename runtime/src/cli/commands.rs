@@ -154,6 +154,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Run(a) => run(cli, a),
         Command::Exec(a) => exec(cli, a),
+        Command::Events(a) => super::events::run(&state_root(cli)?, a),
         Command::Pause(a) => {
             container::pause(&state_root(cli)?, &a.id)?;
             Ok(0)
@@ -276,4 +277,17 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let set = wait::block_signals()?;
     let pid = husk_runtime::exec::exec(&root, &opts)?;
     Ok(wait::wait_forwarding(pid, &set)?)
+}
+
+/// `events` options.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds between statistics (e.g. 5 or 5s).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// The container id.
+    pub id: String,
 }

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch, with runc's flags and exit codes.
 
 mod commands;
+mod events;
 mod exec_process;
 mod info;
 mod log;
@@ -66,6 +67,9 @@ pub enum Command {
     Pause(commands::IdArg),
     /// Thaw a paused container.
     Resume(commands::IdArg),
+    /// Print a container's resource usage (`--stats` once, else every
+    /// `--interval`), and OOM kills as they happen.
+    Events(commands::EventsArgs),
     /// Print the runtime's features document.
     Features,
     /// Write a sample config.json.
@@ -74,7 +78,15 @@ pub enum Command {
 
 /// Parses the command line, runs it and returns the exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not errors; a bad command line exits 1,
+            // as runc's does (clap would use 2).
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
     let logger = log::Logger::new(cli.log.clone(), cli.log_format == "json", cli.debug);
     logger.debug(&format!(
         "{:?} (root {})",
