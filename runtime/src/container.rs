@@ -371,11 +371,17 @@ pub fn start(root: &StateRoot, id: &str) -> Result<ContainerState> {
     // it writes one byte. Wait for that with poll (no busy sleeping), and
     // notice an init that died instead.
     let mut byte = [0u8; 1];
+    let mut released = false;
     loop {
         match nix::unistd::read(fifo.as_raw_fd(), &mut byte) {
-            Ok(1) => break,
+            Ok(1) => released = true,
+            // End of file after the byte: init's execve closed the fifo.
+            Ok(0) if released => break,
             Ok(_) | Err(nix::errno::Errno::EAGAIN) => {
                 if !state::process_alive(st.pid, st.pid_start) {
+                    if released {
+                        break;
+                    }
                     return Err(RuntimeError::BadState {
                         id: id.to_string(),
                         status: "stopped".into(),

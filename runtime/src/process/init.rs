@@ -268,6 +268,9 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
     // SAFETY: open returned this fd; OwnedFd closes it.
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     nix::unistd::write(&fd, b"0").ctx(|| "writing the exec fifo".into())?;
+    // Held open (close-on-exec) until the execve: `start` reads end of file
+    // only then, so it returns, and runs poststart, once the program runs.
+    std::mem::forget(fd);
     Ok(())
 }
 
