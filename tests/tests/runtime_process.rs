@@ -107,3 +107,70 @@ fn lsm_labels_need_the_lsm() {
         "both LSMs enabled: this test would check nothing"
     );
 }
+
+/// The hex value of a `Cap*:` line of /proc/self/status output.
+fn cap_line(status: &str, name: &str) -> u64 {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {status}"));
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn capabilities_are_applied_and_kept_across_the_uid_switch() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["cat", "/proc/self/status"]);
+    let caps = json!(["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    b.edit(|v| {
+        v["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        v["process"]["capabilities"] = json!({
+            "bounding": caps, "effective": caps, "permitted": caps,
+            "inheritable": ["CAP_NET_BIND_SERVICE"], "ambient": ["CAP_NET_BIND_SERVICE"]
+        });
+    });
+    let out = rt.run(&b, &unique("caps"));
+    out.ok();
+    // CAP_CHOWN is bit 0, CAP_NET_BIND_SERVICE bit 10.
+    assert_eq!(cap_line(&out.stdout, "CapBnd:"), 0x401, "{out}");
+    // As uid 1000 after execve only the ambient capability stays effective.
+    assert_eq!(cap_line(&out.stdout, "CapAmb:"), 0x400, "{out}");
+    assert_eq!(cap_line(&out.stdout, "CapEff:"), 0x400, "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("1000")),
+        "{out}"
+    );
+
+    // Root in the container keeps exactly the permitted set.
+    let b = Bundle::new("busybox", &["cat", "/proc/self/status"]);
+    b.edit(|v| {
+        v["process"]["capabilities"] = json!({
+            "bounding": caps, "effective": caps, "permitted": caps
+        });
+    });
+    let out = rt.run(&b, &unique("caps-root"));
+    out.ok();
+    assert_eq!(cap_line(&out.stdout, "CapEff:"), 0x401, "{out}");
+    assert_eq!(cap_line(&out.stdout, "CapBnd:"), 0x401, "{out}");
+}
+
+#[test]
+fn unknown_capabilities_are_refused() {
+    let rt = Runtime::new();
+    let b = Bundle::new("busybox", &["true"]);
+    b.edit(|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_CHOWN", "CAP_BOGUS"]));
+    let id = unique("badcap");
+    rt.create(&b, &id, &[]).fails_with(&["CAP_BOGUS"]);
+    assert!(!rt.state_dir(&id).exists());
+    // exec --cap with an unknown name too.
+    let b = Bundle::new("busybox", &["sleep", "30"]);
+    let id = unique("execcap");
+    rt.output_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id])
+        .0
+        .ok();
+    rt.output(&["exec", "--cap", "CAP_BOGUS", &id, "true"])
+        .fails_with(&["CAP_BOGUS"]);
+    rt.output(&["delete", "--force", &id]).ok();
+}
