@@ -419,6 +419,9 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     let env = process.env().clone().unwrap_or_default();
     let prog = exec::resolve(process.args().as_deref().unwrap_or(&[]), &env)?;
     apply_privileged(process)?;
+    // Checked here too, so `create` fails with the reason (a cwd that is a
+    // leaked fd of the host, say) instead of the container dying after start.
+    enter_cwd(process.cwd())?;
     a.sync.send(&Message::Ready)?;
     a.ready.set(true);
     // The fifo is opened through /proc/self/fd while still privileged: after

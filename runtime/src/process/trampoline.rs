@@ -12,8 +12,11 @@
 //!   again, after exec); now /proc/self/exe at that moment is the sealed,
 //!   anonymous trampoline, which nothing can write.
 //!
-//! The trampoline is 56 bytes of x86-64 code in a hand-made ELF file:
-//! `execve(argv[1], &argv[2], envp)`, or `exit(127)` when that fails.
+//! The trampoline is 82 bytes of x86-64 code in a hand-made ELF file:
+//! `execve(argv[1], &argv[2], envp)`, or `exit(127)` when that fails; it
+//! exits 126 unless its argv[0] is [`ARGV0`], so the kernel cannot use it
+//! as a script interpreter (a `#!/proc/self/exe` container program then
+//! fails with 126 instead of re-executing itself forever).
 //! Copying the runtime itself into a memfd (the other known fix) costs
 //! about 3 ms per container for its 4-5 MB; this costs microseconds.
 
@@ -30,6 +33,13 @@ const PHDR: usize = 56;
 const MACHINE: u16 = 0x3e;
 #[cfg(target_arch = "x86_64")]
 const CODE: &[u8] = &[
+    // Refuse to run as a script interpreter: a `#!/proc/self/exe` program
+    // would otherwise bounce between itself and the trampoline forever.
+    0x48, 0x8b, 0x44, 0x24, 0x08, // mov rax, [rsp+8]        ; argv[0]
+    0x48, 0x8b, 0x00, // mov rax, [rax]                       ; its first 8 bytes
+    0x48, 0xb9, 0x68, 0x73, 0x6b, 0x2d, 0x74, 0x72, 0x31, 0x00, // mov rcx, "hsk-tr1\0"
+    0x48, 0x39, 0xc8, // cmp rax, rcx
+    0x75, 0x26, // jne refuse
     0x48, 0x8b, 0x7c, 0x24, 0x10, // mov rdi, [rsp+16]        ; argv[1]
     0x48, 0x8d, 0x74, 0x24, 0x18, // lea rsi, [rsp+24]        ; &argv[2]
     0x48, 0x8b, 0x14, 0x24, // mov rdx, [rsp]                 ; argc
@@ -39,8 +49,17 @@ const CODE: &[u8] = &[
     0xbf, 0x7f, 0x00, 0x00, 0x00, // mov edi, 127
     0xb8, 0xe7, 0x00, 0x00, 0x00, // mov eax, 231 (exit_group)
     0x0f, 0x05, // syscall
+    0xbf, 0x7e, 0x00, 0x00, 0x00, // refuse: mov edi, 126
+    0xb8, 0xe7, 0x00, 0x00, 0x00, // mov eax, 231 (exit_group)
+    0x0f, 0x05, // syscall
 ];
 
+/// argv[0] the trampoline must be started with (8 bytes with the NUL).
+pub const ARGV0: &str = "hsk-tr1";
+
+#[cfg(target_arch = "aarch64")]
+/// argv[0] the trampoline is started with (not checked on aarch64 yet).
+pub const ARGV0: &str = "hsk-tr1";
 #[cfg(target_arch = "aarch64")]
 const MACHINE: u16 = 0xb7;
 #[cfg(target_arch = "aarch64")]
@@ -136,7 +155,7 @@ impl Trampoline {
     /// Replaces the process with `prog` (argv `args`, environment `env`)
     /// through the trampoline. Returns only on failure.
     pub fn exec(&self, prog: &Path, args: &[String], env: &[String]) -> RuntimeError {
-        let mut argv = vec!["husk-exec".to_string(), prog.to_string_lossy().into_owned()];
+        let mut argv = vec![ARGV0.to_string(), prog.to_string_lossy().into_owned()];
         argv.extend(args.iter().cloned());
         let cs = |v: &[String]| -> Option<Vec<std::ffi::CString>> {
             v.iter()
@@ -171,7 +190,9 @@ mod tests {
         std::fs::write(&path, elf()).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
+        use std::os::unix::process::CommandExt;
         let out = Command::new(&path)
+            .arg0(ARGV0)
             .args([
                 "/bin/sh",
                 "sh",
@@ -185,9 +206,27 @@ mod tests {
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "zero one env-ok\n");
         let out = Command::new(&path)
+            .arg0(ARGV0)
             .args(["/no/such/program", "x"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(127));
+        // Started under any other name (as a script interpreter would be).
+        let out = Command::new(&path)
+            .args(["/bin/true", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(126));
+        // A script whose interpreter is the trampoline fails, without a loop.
+        let script = dir.path().join("script");
+        std::fs::write(&script, format!("#!{}\n", path.display())).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = Command::new(&path)
+            .arg0(ARGV0)
+            .args([script.to_str().unwrap(), "script"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(126));
     }
 }
