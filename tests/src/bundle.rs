@@ -918,6 +918,16 @@ pub fn read_pty_until(master: &std::os::fd::OwnedFd, want: &str, timeout: Durati
     String::from_utf8_lossy(&out).into_owned()
 }
 
+impl Runtime {
+    /// This runtime driving `bin` instead of the default binary: a private
+    /// copy that a test lets containers attack, so that a successful attack
+    /// cannot break other tests.
+    pub fn with_binary(mut self, bin: PathBuf) -> Runtime {
+        self.bin = bin;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

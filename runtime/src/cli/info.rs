@@ -167,6 +167,7 @@ pub fn write_spec(bundle: &Path, rootless: bool, seccomp: bool) -> Result<i32> {
         Spec::default()
     };
     let mut spec = spec;
+    spec.set_hostname(Some("husk".into()));
     if seccomp {
         add_default_seccomp(&mut spec)?;
     }

@@ -30,20 +30,30 @@ pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Resul
         mode: mode as u64,
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    // SAFETY: `c` is a valid NUL-terminated string and `how` a valid open_how
-    // of the size passed; both outlive the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
+    // The kernel answers EAGAIN when a rename raced the lookup (it cannot
+    // then vouch for RESOLVE_IN_ROOT); the lookup is safe to repeat.
+    let mut attempts = 0;
+    let fd = loop {
+        // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
+        // open_how of the size passed; both outlive the call.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd >= 0 {
+            break fd;
+        }
+        let e = Errno::last();
+        attempts += 1;
+        if e != Errno::EAGAIN || attempts >= 64 {
+            return Err(e);
+        }
     };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
     // SAFETY: the kernel just returned this fd and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
