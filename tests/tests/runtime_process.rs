@@ -174,3 +174,28 @@ fn unknown_capabilities_are_refused() {
         .fails_with(&["CAP_BOGUS"]);
     rt.output(&["delete", "--force", &id]).ok();
 }
+
+#[test]
+fn oom_score_adj_and_no_new_privileges_are_applied() {
+    let rt = Runtime::new();
+    let b = Bundle::new(
+        "busybox",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status",
+        ],
+    );
+    b.edit(|v| {
+        v["process"]["oomScoreAdj"] = json!(345);
+        v["process"]["noNewPrivileges"] = json!(true);
+    });
+    let out = rt.run(&b, &unique("oomadj"));
+    out.ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("345"), "{out}");
+    assert!(
+        lines.next().is_some_and(|l| l.ends_with('1')),
+        "no_new_privs not set: {out}"
+    );
+}

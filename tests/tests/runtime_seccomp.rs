@@ -253,3 +253,21 @@ fn default_profile_runs_applets_and_blocks_the_dangerous_calls() {
     assert!(out.stdout.contains("mount:"), "mount did not fail: {out}");
     assert!(out.stdout.trim_end().ends_with("end"), "{out}");
 }
+
+#[test]
+fn unknown_architecture_and_operator_are_refused_before_start() {
+    let mut filter = deny(&["uname"], json!({ "action": "SCMP_ACT_ERRNO" }));
+    filter["architectures"] = json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_PDP11"]);
+    let (b, out) = run_with(filter, &["touch", "/tmp/started"]);
+    out.fails_with(&["SCMP_ARCH_PDP11"]);
+    assert!(!b.rootfs().join("tmp/started").exists(), "container ran");
+
+    let filter = deny(
+        &["personality"],
+        json!({ "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}] }),
+    );
+    let (b, out) = run_with(filter, &["touch", "/tmp/started"]);
+    out.fails_with(&["SCMP_CMP_SOMETIMES"]);
+    assert!(!b.rootfs().join("tmp/started").exists(), "container ran");
+}
