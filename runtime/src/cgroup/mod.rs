@@ -142,31 +142,27 @@ impl Cgroup {
         // A task frozen by the v1 freezer dies only once thawed; SIGKILL is
         // queued first so nothing runs user code in between.
         let frozen = self.is_frozen();
-        if let Some(dir) = &self.unified {
+        let killed_by_kernel = self.unified.as_ref().is_some_and(|dir| {
             let kill = dir.join("cgroup.kill");
-            if kill.exists() && std::fs::write(&kill, "1").is_ok() {
-                if frozen {
-                    let _ = self.set_frozen(false);
-                }
-                return Ok(());
-            }
-        }
-        for pid in self.pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            kill.exists() && std::fs::write(&kill, "1").is_ok()
+        });
+        if !killed_by_kernel {
+            self.signal_all(nix::sys::signal::Signal::SIGKILL);
         }
         if frozen {
             let _ = self.set_frozen(false);
-        }
-        for pid in self.pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            if !killed_by_kernel {
+                // Tasks that forked while we listed them.
+                self.signal_all(nix::sys::signal::Signal::SIGKILL);
+            }
         }
         Ok(())
+    }
+
+    fn signal_all(&self, sig: nix::sys::signal::Signal) {
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
     }
 
     /// Removes every directory (they must be empty of processes), retrying

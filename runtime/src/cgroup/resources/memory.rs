@@ -112,22 +112,16 @@ fn v1(t: &Target<'_>, m: &LinuxMemory) -> Result<()> {
         (Some(l), Some(s)) => {
             // memory <= memory+swap must hold after each write.
             let cur_sw = v1_current(&dir, "memory.memsw.limit_in_bytes").unwrap_or(i64::MAX);
-            if big(l) > cur_sw {
-                write_in(
-                    &dir,
-                    "memory.memsw.limit_in_bytes",
-                    &s.to_string(),
-                    &swap_field,
-                )?;
-                write_in(&dir, "memory.limit_in_bytes", &l.to_string(), &limit_field)?;
+            let limit = ("memory.limit_in_bytes", l, &limit_field);
+            let memsw = ("memory.memsw.limit_in_bytes", s, &swap_field);
+            // Raising past the current memory+swap: that one goes first.
+            let order = if big(l) > cur_sw {
+                [memsw, limit]
             } else {
-                write_in(&dir, "memory.limit_in_bytes", &l.to_string(), &limit_field)?;
-                write_in(
-                    &dir,
-                    "memory.memsw.limit_in_bytes",
-                    &s.to_string(),
-                    &swap_field,
-                )?;
+                [limit, memsw]
+            };
+            for (file, value, field) in order {
+                write_in(&dir, file, &value.to_string(), field)?;
             }
         }
         (Some(l), None) => {
