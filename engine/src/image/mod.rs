@@ -1,0 +1,7 @@
+//! Images: references, registries, the registry client, the image catalog
+//! entries and the archive formats.
+
+pub mod config;
+pub mod digest;
+pub mod manifest;
+pub mod media;

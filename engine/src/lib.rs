@@ -1,0 +1,8 @@
+//! husk-engine: images, storage, containers and pods, and the `husk`
+//! command line in front of them.
+//!
+//! The engine is a library so that its logic can be tested next to the code;
+//! the `husk` binary (`src/main.rs`) is a thin edge over [`cli`]. Dependency
+//! direction: engine -> shim -> runtime; nothing depends on the engine.
+
+pub mod image;
