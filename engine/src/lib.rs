@@ -2,7 +2,9 @@
 //! command line in front of them.
 //!
 //! The engine is a library so that its logic can be tested next to the code;
-//! the `husk` binary (`src/main.rs`) is a thin edge over [`cli`]. Dependency
-//! direction: engine -> shim -> runtime; nothing depends on the engine.
+//! the `husk` binary (`src/main.rs`) is a thin edge over the library.
+//! Dependency direction: engine -> shim -> runtime; nothing depends on the
+//! engine.
 
+pub mod container;
 pub mod image;

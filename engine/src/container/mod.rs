@@ -1,0 +1,4 @@
+//! Containers: the options a user gives, the OCI spec made from them and
+//! the image, and the lifecycle through the shim.
+
+pub mod options;
