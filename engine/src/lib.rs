@@ -6,5 +6,8 @@
 //! Dependency direction: engine -> shim -> runtime; nothing depends on the
 //! engine.
 
+pub mod catalog;
 pub mod container;
 pub mod image;
+pub mod paths;
+pub mod userns;

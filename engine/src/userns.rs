@@ -1,0 +1,275 @@
+//! husk's rootless user namespace: the same mapping every time (the user's
+//! own uid to 0, then its /etc/subuid range from 1), with a private mount
+//! namespace, entered by every command that touches storage or starts a
+//! container. No long-lived pause process: each command makes the namespace
+//! afresh, and each container's shim keeps its own alive (so the overlay
+//! rootfs mounted there never shows in the host's mount table).
+//!
+//! Entering forks: the child unshares and carries on with the command; the
+//! parent writes the maps (with newuidmap/newgidmap for the ranges), then
+//! waits and exits with the child's status, forwarding signals sent to it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
+
+/// A subordinate id range of `/etc/subuid` or `/etc/subgid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubIdRange {
+    /// First host id.
+    pub start: u32,
+    /// Number of ids.
+    pub count: u32,
+}
+
+/// The host ids of a rootless user and its subordinate ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdContext {
+    /// The user's host uid.
+    pub uid: u32,
+    /// The user's host gid.
+    pub gid: u32,
+    /// Its /etc/subuid ranges.
+    pub subuids: Vec<SubIdRange>,
+    /// Its /etc/subgid ranges.
+    pub subgids: Vec<SubIdRange>,
+}
+
+/// Why the rootless namespace could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What husk was doing.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: nix::Error,
+    },
+    /// Writing the maps failed (newuidmap refused, for example).
+    #[error("setting up the rootless user namespace: {0}")]
+    Maps(#[from] husk_runtime::RuntimeError),
+}
+
+fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> UsernsError {
+    move |source| UsernsError::Sys { what, source }
+}
+
+/// The user's name in /etc/passwd (parsed directly: no NSS).
+fn user_name(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_owned())
+    })
+}
+
+/// Parses the ranges of `name` or `uid` in a subuid/subgid file's text.
+pub fn parse_subids(text: &str, name: Option<&str>, id: u32) -> Vec<SubIdRange> {
+    let id = id.to_string();
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let who = f.next()?;
+            let start = f.next()?.trim().parse().ok()?;
+            let count = f.next()?.trim().parse().ok()?;
+            (Some(who) == name || who == id).then_some(SubIdRange { start, count })
+        })
+        .filter(|r| r.count > 0)
+        .collect()
+}
+
+impl IdContext {
+    /// The ids of the host user `uid`/`gid`, with its ranges read from
+    /// /etc/subuid and /etc/subgid (none when the files are missing).
+    pub fn load(uid: u32, gid: u32) -> IdContext {
+        let name = user_name(uid);
+        let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+        IdContext {
+            uid,
+            gid,
+            subuids: parse_subids(&read("/etc/subuid"), name.as_deref(), uid),
+            subgids: parse_subids(&read("/etc/subgid"), name.as_deref(), uid),
+        }
+    }
+
+    /// Number of ids mapped in husk's namespace (1 + the subordinate ids).
+    pub fn mapped_uids(&self) -> u32 {
+        1 + self.subuids.iter().map(|r| r.count).sum::<u32>()
+    }
+
+    /// The uid map of husk's namespace.
+    pub fn uid_map(&self) -> Vec<LinuxIdMapping> {
+        namespace_map(self.uid, &self.subuids)
+    }
+
+    /// The gid map of husk's namespace.
+    pub fn gid_map(&self) -> Vec<LinuxIdMapping> {
+        namespace_map(self.gid, &self.subgids)
+    }
+}
+
+fn mapping(container: u32, host: u32, size: u32) -> LinuxIdMapping {
+    LinuxIdMappingBuilder::default()
+        .container_id(container)
+        .host_id(host)
+        .size(size)
+        .build()
+        .expect("all fields set")
+}
+
+/// Own id to 0, then each range in order from 1.
+fn namespace_map(own: u32, ranges: &[SubIdRange]) -> Vec<LinuxIdMapping> {
+    let mut out = vec![mapping(0, own, 1)];
+    let mut next = 1u32;
+    for r in ranges {
+        out.push(mapping(next, r.start, r.count));
+        next = next.saturating_add(r.count);
+    }
+    out
+}
+
+/// Whether this process already runs in a user namespace other than the
+/// initial one (husk's own, entered by a parent husk process, or the shim's).
+pub fn inside() -> bool {
+    husk_runtime::state::in_user_namespace()
+}
+
+/// Enters husk's rootless user and mount namespaces, unless this process is
+/// already inside a user namespace. Returns in the child, which carries on
+/// as root of the namespace; the parent never returns. Call it before any
+/// thread is started.
+pub fn enter(ids: &IdContext) -> Result<(), UsernsError> {
+    if inside() {
+        return Ok(());
+    }
+    let (ready_r, ready_w) = nix::unistd::pipe().map_err(sys("creating a pipe"))?;
+    let (go_r, go_w) = nix::unistd::pipe().map_err(sys("creating a pipe"))?;
+    // SAFETY: called before any thread exists (the CLI's contract); the child
+    // only continues the single-threaded program.
+    match unsafe { fork() }.map_err(sys("forking into the user namespace"))? {
+        ForkResult::Child => {
+            drop(ready_r);
+            drop(go_w);
+            let r = nix::sched::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
+            let byte = [u8::from(r.is_ok())];
+            let _ = nix::unistd::write(&ready_w, &byte);
+            drop(ready_w);
+            r.map_err(sys("creating the rootless user namespace (unshare)"))?;
+            let mut b = [0u8; 1];
+            match nix::unistd::read(go_r.as_raw_fd(), &mut b) {
+                Ok(1) if b[0] == 1 => Ok(()),
+                // The parent failed and said why; it exits with that error.
+                _ => std::process::exit(125),
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            drop(go_r);
+            parent(child, ids, ready_r, go_w)
+        }
+    }
+}
+
+fn parent(child: Pid, ids: &IdContext, ready: OwnedFd, go: OwnedFd) -> ! {
+    let mut b = [0u8; 1];
+    let unshared = matches!(nix::unistd::read(ready.as_raw_fd(), &mut b), Ok(1) if b[0] == 1);
+    let mapped = unshared
+        && husk_runtime::idmap::write_maps(child, &ids.uid_map(), &ids.gid_map())
+            .map_err(|e| eprintln!("Error: {}", UsernsError::from(e)))
+            .is_ok();
+    let _ = nix::unistd::write(&go, &[u8::from(mapped)]);
+    drop(go);
+    std::process::exit(wait_child(child))
+}
+
+/// Signals sent to the parent with kill(2) are passed on; those the terminal
+/// sends reach the child directly (same process group), so they are not
+/// doubled.
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+fn wait_child(child: Pid) -> i32 {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    let _ = set.thread_block();
+    loop {
+        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 125,
+        }
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
+        // SAFETY: the set is a valid sigset_t and info is written by the call.
+        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
+        if sig <= 0 || sig == libc::SIGCHLD {
+            continue;
+        }
+        // SAFETY: sigwaitinfo returned a signal, so it filled in info.
+        let code = unsafe { info.assume_init() }.si_code;
+        if code == libc::SI_USER || code == libc::SI_QUEUE {
+            if let Ok(s) = Signal::try_from(sig) {
+                let _ = kill(child, s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_subids_by_name_or_uid() {
+        let t = "alice:100000:65536\n1001:300000:10\nbob:1:2\nbad line\nalice:5:0\n";
+        assert_eq!(
+            parse_subids(t, Some("alice"), 1001),
+            [
+                SubIdRange {
+                    start: 100000,
+                    count: 65536
+                },
+                SubIdRange {
+                    start: 300000,
+                    count: 10
+                }
+            ]
+        );
+        assert!(parse_subids(t, Some("carol"), 7).is_empty());
+    }
+
+    #[test]
+    fn maps_own_id_then_ranges() {
+        let m = namespace_map(
+            1001,
+            &[
+                SubIdRange {
+                    start: 200000,
+                    count: 65536,
+                },
+                SubIdRange { start: 5, count: 2 },
+            ],
+        );
+        let got: Vec<(u32, u32, u32)> = m
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect();
+        assert_eq!(got, [(0, 1001, 1), (1, 200000, 65536), (65537, 5, 2)]);
+    }
+}
