@@ -7,6 +7,7 @@
 //! engine.
 
 pub mod catalog;
+pub mod cli;
 pub mod container;
 pub mod image;
 pub mod paths;

@@ -1,26 +1,14 @@
-//! The `husk` command. The container engine's commands arrive with the engine
-//! issue; until then this binary reports its version and where to look.
+//! The `husk` binary: the engine's command line, and the modes in which it
+//! re-executes itself (the per-container shim).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version") | Some("version") => {
-            println!("husk version {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some(husk_shim::SHIM_MODE_ARG) => {
-            eprintln!("husk: the shim mode is not built yet");
-            ExitCode::from(125)
-        }
-        _ => {
-            eprintln!(
-                "husk {}: the engine commands (run, ps, pull, ...) are not built yet; \
-                 use husk-runtime to run an OCI bundle",
-                env!("CARGO_PKG_VERSION")
-            );
-            ExitCode::from(125)
-        }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == husk_shim::SHIM_MODE_ARG) {
+        eprintln!("husk: the shim mode is not built yet");
+        return ExitCode::from(125);
     }
+    let code = husk_engine::cli::run(args);
+    ExitCode::from(u8::try_from(code).unwrap_or(125))
 }

@@ -4,7 +4,7 @@
 //! process for delete --force, and removal.
 
 mod freeze;
-mod layout;
+pub mod layout;
 mod paths;
 pub mod resources;
 
