@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod fixtures;
+pub mod husk;
 pub mod registry;
 pub mod rootless;
 pub mod tools;
