@@ -88,14 +88,18 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// Creates the container: namespaces, rootfs, a process waiting on the exec
 /// fifo. Returns its recorded state.
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> {
+    let _trace = crate::trace::span("runtime.create");
     crate::id::validate(&opts.id)?;
+    let t = crate::trace::span("runtime.bundle");
     let b = bundle::load(&opts.bundle)?;
+    t.end();
     let joins = b.plan.open_joins()?;
     let process = b.spec.process().as_ref().expect("checked by bundle::load");
     let console = crate::process::terminal::connect_console(
         opts.console_socket.as_deref(),
         process.terminal() == Some(true),
     )?;
+    let t = crate::trace::span("runtime.cgroup");
     let cg = container_cgroup(&opts.id, &b, root)?;
     let dir = root.reserve(&opts.id)?;
     let mut cleanup = Cleanup {
@@ -127,6 +131,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         })
         // SAFETY: open just returned this fd; OwnedFd owns it.
         .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    t.end();
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .ctx(|| format!("creating exec fifo {}", fifo_path.display()))?;
@@ -165,6 +170,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         nix::sched::CloneFlags::empty()
     };
     let raw_cg_fd = cg_fd.as_ref().map(|f| f.as_raw_fd());
+    let t = crate::trace::span("runtime.clone");
     let (forked, born_in_cgroup) = match clone_process(clone_flags, raw_cg_fd) {
         Err(_) if raw_cg_fd.is_some() => (clone_process(clone_flags, None), false),
         other => (other, raw_cg_fd.is_some()),
@@ -196,6 +202,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         }
         Forked::Parent(pid) => pid,
     };
+    t.end();
     cleanup.child = Some(child);
     drop(child_sock);
     drop(console);
@@ -203,7 +210,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         cgroup: &cg,
         born_in_cgroup,
     };
+    let t = crate::trace::span("runtime.init");
     let pid = drive_child(&b, &parent_sock, child, &mut st, &place)?;
+    t.end();
+    let _t = crate::trace::span("runtime.state");
     st.pid = pid.as_raw();
     st.pid_start = state::proc_stat(st.pid).map(|(_, s)| s).unwrap_or(0);
     root.save(&st)?;
@@ -296,6 +306,7 @@ fn drive_child(
     loop {
         match sock.recv()? {
             Some(Message::MapRequest) => {
+                let _t = crate::trace::span("runtime.idmaps");
                 if b.plan.new_user() {
                     let linux = b.spec.linux().as_ref().expect("user ns needs linux");
                     idmap::write_maps(
@@ -350,6 +361,7 @@ pub fn load(root: &StateRoot, id: &str) -> Result<(ContainerState, Status)> {
 
 /// Starts a created container: opens its exec fifo, letting init exec.
 pub fn start(root: &StateRoot, id: &str) -> Result<ContainerState> {
+    let _trace = crate::trace::span("runtime.start");
     let (st, status) = load(root, id)?;
     if status != Status::Created {
         return Err(RuntimeError::BadState {

@@ -24,6 +24,7 @@ pub mod state;
 pub mod sync;
 pub mod time;
 pub mod timens;
+pub mod trace;
 pub mod wait;
 
 pub use error::{Result, RuntimeError};

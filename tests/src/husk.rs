@@ -239,7 +239,12 @@ impl Husk {
     #[track_caller]
     pub fn fails<S: AsRef<OsStr>>(&self, args: &[S], code: i32, needles: &[&str]) -> Output {
         let o = self.run(args);
-        assert_eq!(o.code(), code, "[{}] expected exit {code}: {o}", self.flavour());
+        assert_eq!(
+            o.code(),
+            code,
+            "[{}] expected exit {code}: {o}",
+            self.flavour()
+        );
         assert!(
             o.stderr.contains("Error: "),
             "[{}] stderr lacks podman's `Error: ` prefix: {o}",

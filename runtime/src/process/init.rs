@@ -74,6 +74,7 @@ pub fn run(args: InitArgs<'_>) -> ! {
         Ok((prog, tramp)) => {
             let process = args.spec.process().as_ref().expect("validated");
             let env = process.env().clone().unwrap_or_default();
+            crate::trace::mark("init.execve");
             tramp.exec(&prog, process.args().as_deref().unwrap_or(&[]), &env)
         }
         Err(e) => e,
@@ -147,6 +148,7 @@ fn fork_into_pidns(a: &InitArgs<'_>) -> Result<()> {
 
 fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
     let linux = a.spec.linux().as_ref();
+    let t = crate::trace::span("init.mounts");
     // Nothing we mount may propagate back to the host.
     mount(
         None::<&str>,
@@ -187,7 +189,9 @@ fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
         devices::create(&root, d, in_userns)?;
     }
     drop(root);
+    t.end();
     run_create_hooks(a)?;
+    let _t = crate::trace::span("init.pivot_root");
     if a.no_pivot {
         pivot::move_root(a.rootfs)?;
     } else {
@@ -360,7 +364,9 @@ pub fn drop_privileges(
 
 fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     let plan = a.plan;
+    let t = crate::trace::span("init.namespaces");
     let extra_fork = enter_namespaces(a)?;
+    t.end();
     // Only now: the parent has written our id maps, which it could not do
     // for a non-dumpable process when rootless.
     trampoline::make_undumpable()?;
@@ -384,6 +390,7 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     if plan.new.contains(CloneFlags::CLONE_NEWNS) {
         prepare_rootfs(a, in_userns)?;
     }
+    let t = crate::trace::span("init.hostname-sysctl");
     if plan.new.contains(CloneFlags::CLONE_NEWUTS) {
         if let Some(h) = a.spec.hostname() {
             sethostname(h).ctx(|| format!("setting hostname {h}"))?;
@@ -401,9 +408,12 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     {
         sched::apply_personality(p)?;
     }
+    t.end();
     if plan.new.contains(CloneFlags::CLONE_NEWNS) {
+        let _t = crate::trace::span("init.masked-paths");
         finalize_rootfs(a)?;
     }
+    let t = crate::trace::span("init.process");
     let process = a.spec.process().as_ref().expect("validated");
     if process.terminal() == Some(true) {
         let console = a.console.ok_or_else(|| {
@@ -422,6 +432,7 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     // Checked here too, so `create` fails with the reason (a cwd that is a
     // leaked fd of the host, say) instead of the container dying after start.
     enter_cwd(process.cwd())?;
+    t.end();
     a.sync.send(&Message::Ready)?;
     a.ready.set(true);
     // The fifo is opened through /proc/self/fd while still privileged: after
@@ -432,7 +443,9 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     if let Some(h) = a.spec.hooks().as_ref() {
         hooks::run_all(h.start_container().as_ref(), &a.state_json(Status::Running))?;
     }
+    let t = crate::trace::span("init.trampoline");
     let tramp = Trampoline::new()?;
+    t.end();
     finish_with_seccomp(process, a.seccomp, a.preserve_fds)?;
     Ok((prog, tramp))
 }
@@ -447,10 +460,14 @@ pub fn finish_with_seccomp(
 ) -> Result<()> {
     let nnp = process.no_new_privileges() == Some(true);
     if let (Some(f), false) = (seccomp, nnp) {
+        let _t = crate::trace::span("init.seccomp");
         crate::seccomp::load(f)?;
     }
+    let t = crate::trace::span("init.credentials");
     drop_privileges(process, preserve_fds, setgroups_allowed())?;
+    t.end();
     if let (Some(f), true) = (seccomp, nnp) {
+        let _t = crate::trace::span("init.seccomp");
         crate::seccomp::load(f)?;
     }
     Ok(())
