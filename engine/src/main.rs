@@ -10,10 +10,7 @@ fn main() -> ExitCode {
             println!("husk version {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some(husk_shim::SHIM_MODE_ARG) => {
-            eprintln!("husk: the shim mode is not built yet");
-            ExitCode::from(125)
-        }
+        Some(husk_shim::SHIM_MODE_ARG) => husk_shim::entry(std::env::args_os().skip(2).collect()),
         _ => {
             eprintln!(
                 "husk {}: the engine commands (run, ps, pull, ...) are not built yet; \
