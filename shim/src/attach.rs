@@ -74,7 +74,10 @@ impl Drop for RawMode {
 }
 
 fn send_size(sock: BorrowedFd<'_>) -> std::io::Result<()> {
-    let size = sys::get_winsize(0).or_else(|| sys::get_winsize(1));
+    // A terminal that reports no size (0x0) says nothing worth passing on.
+    let size = sys::get_winsize(0)
+        .or_else(|| sys::get_winsize(1))
+        .filter(|&(r, c)| r > 0 && c > 0);
     if let Some((rows, cols)) = size {
         let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
         proto::write_frame(sock, proto::RESIZE, &[r[0], r[1], c[0], c[1]])?;

@@ -188,7 +188,7 @@ impl Monitor {
             .join(husk_runtime::state::EXEC_FIFO);
         if !fifo.exists() {
             if self.ended.is_none() {
-                self.started_at = Some(timestamp::now_nanos());
+                self.started_at.get_or_insert_with(timestamp::now_nanos);
             }
             self.started_watch = None;
         }
@@ -204,6 +204,8 @@ impl Monitor {
             Ok(0) => {}
             Ok(n) => {
                 let data = &self.buf[..n];
+                // Output means the program runs, even before the fifo goes.
+                self.started_at.get_or_insert_with(timestamp::now_nanos);
                 self.log.write(stream, data, sys::now());
                 let ty = match stream {
                     Stream::Stdout => proto::STDOUT,
