@@ -19,7 +19,7 @@ const USAGE: &str = "usage (internal):
       [--log-driver k8s-file|json-file|none] [--log-max-size N] [--log-max-files N]
       [-i] [-t] [--tty-size ROWSxCOLS] [--exit-file FILE] [--attach-dir DIR]
       [--pid-file FILE] [--container-pid-file FILE] [--exit-timeout SECS]
-      [--exit-env NAME=VALUE]... [--exit-command PROG [ARG...]]
+      [--exit-env NAME=VALUE]... [--start] [--hold] [--exit-command PROG [ARG...]]
   husk __husk-shim attach SOCKET [--detach-keys KEYS] [--no-stdin]
   husk __husk-shim logs FILE [--log-driver D] [--tail N] [--since T] [--until T]
       [--follow --exit-file FILE]";
@@ -69,12 +69,24 @@ impl Args {
     }
 }
 
-fn parse_spawn(v: Vec<OsString>) -> Result<ShimConfig, String> {
+/// What `spawn` does besides spawning, as the engine's `run` would.
+#[derive(Default)]
+struct Then {
+    /// Start the container (husk_runtime::container::start) once created.
+    start: bool,
+    /// Stay alive until stdin closes (so a test can kill the caller).
+    hold: bool,
+}
+
+fn parse_spawn(v: Vec<OsString>) -> Result<(ShimConfig, Then), String> {
     let mut a = Args(v.into_iter());
     let mut cfg = ShimConfig::default();
+    let mut then = Then::default();
     while let Some(flag) = a.0.next() {
         let flag = flag.to_string_lossy().into_owned();
         match flag.as_str() {
+            "--start" => then.start = true,
+            "--hold" => then.hold = true,
             "--id" => cfg.id = a.string(&flag)?,
             "--bundle" => cfg.bundle = a.value(&flag)?.into(),
             "--root" => cfg.state_root = a.value(&flag)?.into(),
@@ -122,11 +134,11 @@ fn parse_spawn(v: Vec<OsString>) -> Result<ShimConfig, String> {
     if cfg.log_path.as_os_str().is_empty() && cfg.log_driver != LogDriver::None {
         return Err("--log-path is required unless --log-driver none".into());
     }
-    Ok(cfg)
+    Ok((cfg, then))
 }
 
 fn spawn_cmd(v: Vec<OsString>) -> ExitCode {
-    let cfg = match parse_spawn(v) {
+    let (cfg, then) = match parse_spawn(v) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -136,7 +148,20 @@ fn spawn_cmd(v: Vec<OsString>) -> ExitCode {
     };
     match spawn::spawn(&exe, &cfg) {
         Ok(s) => {
+            if then.start {
+                let started = husk_runtime::state::StateRoot::open(&cfg.state_root)
+                    .and_then(|root| husk_runtime::container::start(&root, &cfg.id));
+                if let Err(e) = started {
+                    return fail(format!("starting container {:?}: {e}", cfg.id));
+                }
+            }
+            eprint!("{}", s.warnings);
             println!("{} {}", s.container_pid, s.shim_pid);
+            if then.hold {
+                use std::io::{Read, Write};
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -18,12 +18,15 @@ pub const SPAWN_FD: i32 = 3;
 pub const MONITOR_ARG: &str = "monitor";
 
 /// A created container and the shim that holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spawned {
     /// The container's init pid (waiting on its exec fifo until started).
     pub container_pid: i32,
     /// The shim (monitor) pid.
     pub shim_pid: i32,
+    /// Warnings the runtime printed while creating it (e.g. running
+    /// rootless without a cgroup), for the caller to show.
+    pub warnings: String,
 }
 
 /// Starts a shim for `cfg` by re-executing `husk_exe` in shim mode, and
@@ -67,6 +70,7 @@ pub fn spawn(husk_exe: &Path, cfg: &ShimConfig) -> Result<Spawned> {
             (Some(container_pid), Some(shim_pid)) => Ok(Spawned {
                 container_pid,
                 shim_pid,
+                warnings: String::from_utf8_lossy(&p[8..]).into_owned(),
             }),
             _ => Err(shim_err("malformed report".into())),
         },

@@ -441,3 +441,13 @@ pub fn close_raw(fd: RawFd) {
     // process uses it afterwards.
     unsafe { libc::close(fd) };
 }
+
+/// An anonymous in-memory file (close-on-exec).
+pub fn memfd(name: &str) -> io::Result<OwnedFd> {
+    let name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: name is NUL-terminated and outlives the call.
+    let fd = check(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: memfd_create returned a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -23,6 +23,8 @@ pub enum Created {
         pid: i32,
         /// Its cgroup (for the OOM-kill count).
         cgroup: husk_runtime::cgroup::Cgroup,
+        /// What the runtime printed as warnings.
+        warnings: String,
     },
     /// The runtime's own error text.
     Failed(String),
@@ -49,8 +51,16 @@ pub fn create(
             let reason = match (frame, ended) {
                 (Ok(Some((proto::CREATED, p))), _) => {
                     let pid = proto::i32_at(&p, 0).unwrap_or(0);
-                    let cgroup = serde_json::from_slice(&p[4.min(p.len())..]).unwrap_or_default();
-                    return Ok(Created::Ok { pid, cgroup });
+                    let len = proto::i32_at(&p, 4).unwrap_or(0).max(0) as usize;
+                    let json = p.get(8..8 + len).unwrap_or_default();
+                    let cgroup = serde_json::from_slice(json).unwrap_or_default();
+                    let warnings =
+                        String::from_utf8_lossy(p.get(8 + len..).unwrap_or_default()).into_owned();
+                    return Ok(Created::Ok {
+                        pid,
+                        cgroup,
+                        warnings,
+                    });
                 }
                 (Ok(Some((proto::FAILED, p))), _) => String::from_utf8_lossy(&p).into_owned(),
                 (_, Ok(how)) => {
@@ -73,20 +83,14 @@ fn run(
     // The container inherits this process's signal state through clone
     // and execve.
     sys::reset_signals();
-    for (target, fd) in stdio.into_iter().enumerate() {
-        if sys::dup2(fd, target as RawFd).is_err() {
-            let _ = proto::write_frame(
-                report.as_fd(),
-                proto::FAILED,
-                b"setting up the container's stdio",
-            );
-            sys::exit_now(1);
-        }
+    for &fd in close {
+        sys::close_raw(fd);
     }
-    for &fd in close.iter().chain(stdio.iter()) {
-        if fd > 2 {
-            sys::close_raw(fd);
-        }
+    // The runtime's warnings (stderr) are collected for the caller, not
+    // mixed into the container's output.
+    let warnings = sys::memfd("husk-shim-warnings").ok();
+    if let Some(w) = &warnings {
+        let _ = sys::dup2(std::os::fd::AsRawFd::as_raw_fd(w), 2);
     }
     let result = StateRoot::open(&cfg.state_root).and_then(|root| {
         container::create(
@@ -96,14 +100,22 @@ fn run(
                 bundle: cfg.bundle.clone(),
                 pid_file: cfg.container_pid_file.clone(),
                 console_socket,
+                stdio: Some(stdio),
                 ..CreateOptions::default()
             },
         )
     });
     let sent = match result {
         Ok(st) => {
-            let mut p = st.pid.to_be_bytes().to_vec();
-            p.extend(serde_json::to_vec(&st.cgroup).unwrap_or_default());
+            let json = serde_json::to_vec(&st.cgroup).unwrap_or_default();
+            let mut p = proto::two_i32(st.pid, json.len() as i32).to_vec();
+            p.extend(json);
+            if let Some(w) = warnings {
+                let mut f = std::fs::File::from(w);
+                use std::io::{Read, Seek};
+                let _ = f.seek(std::io::SeekFrom::Start(0));
+                let _ = f.take(4096).read_to_end(&mut p);
+            }
             proto::write_frame(report.as_fd(), proto::CREATED, &p)
         }
         Err(e) => proto::write_frame(report.as_fd(), proto::FAILED, e.to_string().as_bytes()),

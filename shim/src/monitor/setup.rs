@@ -214,8 +214,12 @@ fn prepare(cfg: ShimConfig, spawn: &OwnedFd, made: &mut Made) -> Result<Monitor,
     let created = helper::create(&cfg, raw, &close, io.console.as_ref().map(|c| c.3.clone()))
         .map_err(|e| ShimError::sys("forking the create helper", e))?;
     drop(io.container);
-    let (pid, cgroup) = match created {
-        Created::Ok { pid, cgroup } => (pid, cgroup),
+    let (pid, cgroup, warnings) = match created {
+        Created::Ok {
+            pid,
+            cgroup,
+            warnings,
+        } => (pid, cgroup, warnings),
         Created::Failed(reason) => {
             return Err(ShimError::Create {
                 id: cfg.id.clone(),
@@ -249,14 +253,10 @@ fn prepare(cfg: ShimConfig, spawn: &OwnedFd, made: &mut Made) -> Result<Monitor,
     let pidfd = sys::pidfd_open(pid).ok();
     let started_watch = sys::watch_deletions(&cfg.state_root.join(&cfg.id)).ok();
     let shim_pid = std::process::id() as i32;
-    if let Err(e) = proto::write_frame(
-        spawn.as_fd(),
-        proto::CREATED,
-        &proto::two_i32(pid, shim_pid),
-    ) {
-        // The caller is gone; the container is not: it runs on, held by us.
-        let _ = e;
-    }
+    let mut report = proto::two_i32(pid, shim_pid).to_vec();
+    report.extend_from_slice(warnings.as_bytes());
+    // A caller that is gone changes nothing: the container runs on, held by us.
+    let _ = proto::write_frame(spawn.as_fd(), proto::CREATED, &report);
     made.0.clear();
     let hello_flags = if cfg.terminal { proto::HELLO_TTY } else { 0 }
         | if cfg.stdin { proto::HELLO_STDIN } else { 0 };
