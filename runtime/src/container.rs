@@ -37,6 +37,10 @@ pub struct CreateOptions {
     /// Keep the caller's session keyring instead of giving the container a
     /// new one of its own.
     pub no_new_keyring: bool,
+    /// The container's stdin, stdout and stderr, when they are not the
+    /// caller's own fds 0-2 (the shim keeps its stderr for the runtime's
+    /// warnings, out of the container's log).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Removes what a failed create made: the child and the state directory.
@@ -180,6 +184,13 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     let child = match forked {
         Forked::Child => {
             drop(parent_sock);
+            if let Some(fds) = opts.stdio {
+                for (target, fd) in fds.into_iter().enumerate() {
+                    // A failure leaves fd `target` as it was; init's own
+                    // errors still travel over the sync socket.
+                    let _ = nix::unistd::dup2(fd, target as i32);
+                }
+            }
             init::run(InitArgs {
                 spec: &b.spec,
                 bundle: &b.dir,

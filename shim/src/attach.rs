@@ -1,0 +1,204 @@
+//! The attach client: relays this process's stdin, stdout and stderr to a
+//! container's attach socket, in raw mode when the container has a
+//! terminal and stdin is one, with resizes on SIGWINCH. Detach keys are
+//! detected here, in the client, so the shim keeps no per-client terminal
+//! state; detaching just closes the connection.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use crate::detach::{self, DetachScanner};
+use crate::error::{Result, ShimError};
+use crate::{proto, sockpath, sys};
+
+/// How to attach.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// Detach keys in podman's syntax; empty disables detaching.
+    pub detach_keys: String,
+    /// Relay this process's stdin (the shim drops it unless the container
+    /// was created with stdin kept open).
+    pub stdin: bool,
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        AttachOptions {
+            detach_keys: detach::DEFAULT_DETACH_KEYS.to_owned(),
+            stdin: true,
+        }
+    }
+}
+
+/// How an attach session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// The user typed the detach keys; the container runs on.
+    Detached,
+    /// The container exited with this code (128 + n for signal n).
+    Exited(i32),
+    /// The shim closed the connection without an exit code.
+    Disconnected,
+}
+
+/// Puts a terminal in raw mode and restores it when dropped.
+struct RawMode {
+    fd: i32,
+    saved: libc::termios,
+}
+
+impl RawMode {
+    fn enter(fd: i32) -> Option<RawMode> {
+        // SAFETY: termios is plain data; tcgetattr fills it in.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: t is a valid termios to write into.
+        if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
+            return None;
+        }
+        let saved = t;
+        // SAFETY: t is a valid termios.
+        unsafe { libc::cfmakeraw(&mut t) };
+        // SAFETY: t is a valid, initialised termios.
+        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) } != 0 {
+            return None;
+        }
+        Some(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: saved is the termios tcgetattr returned for this fd.
+        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+    }
+}
+
+fn send_size(sock: BorrowedFd<'_>) -> std::io::Result<()> {
+    // A terminal that reports no size (0x0) says nothing worth passing on.
+    let size = sys::get_winsize(0)
+        .or_else(|| sys::get_winsize(1))
+        .filter(|&(r, c)| r > 0 && c > 0);
+    if let Some((rows, cols)) = size {
+        let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
+        proto::write_frame(sock, proto::RESIZE, &[r[0], r[1], c[0], c[1]])?;
+    }
+    Ok(())
+}
+
+/// Attaches to the shim listening at `socket` until the user detaches or
+/// the container exits.
+pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<AttachOutcome> {
+    let keys = detach::parse(&opts.detach_keys)?;
+    let stream = sockpath::connect(socket).map_err(|source| ShimError::NotAttachable {
+        path: socket.to_owned(),
+        source,
+    })?;
+    let sock: OwnedFd = stream.into();
+    let peer = || socket.display().to_string();
+    let proto_err = |reason: String| ShimError::Protocol {
+        peer: peer(),
+        reason,
+    };
+    let flags = match proto::read_frame(sock.as_fd(), proto::MAX_ATTACH_PAYLOAD) {
+        Ok(Some((proto::HELLO, p))) => p.first().copied().unwrap_or(0),
+        Ok(Some((ty, _))) => return Err(proto_err(format!("expected HELLO, got frame type {ty}"))),
+        Ok(None) => return Ok(AttachOutcome::Disconnected),
+        Err(e) => return Err(proto_err(e.to_string())),
+    };
+    let tty = flags & proto::HELLO_TTY != 0;
+    let relay_stdin = opts.stdin && flags & proto::HELLO_STDIN != 0;
+    let _raw = if tty && relay_stdin && sys::isatty(0) {
+        RawMode::enter(0)
+    } else {
+        None
+    };
+    let winch = if tty {
+        let fd = sys::signalfd(&[libc::SIGWINCH]).ok();
+        let _ = send_size(sock.as_fd());
+        fd
+    } else {
+        None
+    };
+    let result = relay(&sock, relay_stdin, winch.as_ref(), DetachScanner::new(keys))
+        .map_err(|e| ShimError::sys(format!("relaying to {}", peer()), e));
+    if winch.is_some() {
+        sys::unblock(&[libc::SIGWINCH]);
+    }
+    result
+}
+
+fn relay(
+    sock: &OwnedFd,
+    mut stdin_open: bool,
+    winch: Option<&OwnedFd>,
+    mut scanner: DetachScanner,
+) -> std::io::Result<AttachOutcome> {
+    // SAFETY: fds 0, 1 and 2 are this process's stdio for its whole life.
+    let (fd0, fd1, fd2) = unsafe {
+        (
+            BorrowedFd::borrow_raw(0),
+            BorrowedFd::borrow_raw(1),
+            BorrowedFd::borrow_raw(2),
+        )
+    };
+    let mut buf = vec![0u8; 8192];
+    let mut fwd = Vec::with_capacity(8192);
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if let Some(w) = winch {
+            fds.push(libc::pollfd {
+                fd: w.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        sys::poll(&mut fds, -1)?;
+        for p in &fds {
+            if p.revents == 0 {
+                continue;
+            }
+            if p.fd == sock.as_raw_fd() {
+                match proto::read_frame(sock.as_fd(), proto::MAX_ATTACH_PAYLOAD)? {
+                    None => return Ok(AttachOutcome::Disconnected),
+                    Some((proto::STDOUT, data)) => sys::write_all(fd1, &data)?,
+                    Some((proto::STDERR, data)) => sys::write_all(fd2, &data)?,
+                    Some((proto::EXIT, data)) => {
+                        return Ok(AttachOutcome::Exited(
+                            proto::i32_at(&data, 0).unwrap_or(255),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            } else if p.fd == 0 {
+                let n = sys::retry(|| sys::read(fd0, &mut buf)).unwrap_or(0);
+                if n == 0 {
+                    stdin_open = false;
+                    proto::write_frame(sock.as_fd(), proto::CLOSE_STDIN, &[])?;
+                    continue;
+                }
+                fwd.clear();
+                let detached = scanner.scan(&buf[..n], &mut fwd);
+                if !fwd.is_empty() {
+                    proto::write_frame(sock.as_fd(), proto::STDIN, &fwd)?;
+                }
+                if detached {
+                    return Ok(AttachOutcome::Detached);
+                }
+            } else if let Some(w) = winch {
+                sys::read_signals(w.as_fd(), |_| {});
+                send_size(sock.as_fd())?;
+            }
+        }
+    }
+}
