@@ -5,4 +5,5 @@ pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod manifest;
+pub mod platform;
 pub mod reference;
