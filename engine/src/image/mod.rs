@@ -7,3 +7,4 @@ pub mod digest;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
+pub mod registries;
