@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod manifest;
+pub mod media;
 pub mod platform;
 pub mod reference;
 pub mod registries;
