@@ -1,7 +1,11 @@
 //! Images: references, registries, the registry client, the image catalog
 //! entries and the archive formats.
 
+pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod manifest;
 pub mod media;
+pub mod platform;
+pub mod reference;
+pub mod registries;
