@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod digest;
+pub mod local;
 pub mod manifest;
 pub mod media;
 pub mod platform;
