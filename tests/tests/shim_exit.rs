@@ -8,7 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use husk_tests::bundle::{processes_with, status_timeout, unique, wait_no_processes, Bundle, IdMapping};
+use husk_tests::bundle::{
+    processes_with, status_timeout, unique, wait_no_processes, Bundle, IdMapping,
+};
 use husk_tests::rootless::rootless_test;
 use husk_tests::shim::{parse_k8s, parse_pids, reassemble, wait_gone, ShimHost};
 use serde_json::{json, Value};
@@ -51,7 +53,10 @@ fn exit_codes_and_signals_are_recorded() {
         let exit = h.wait_exit(&id);
         check_record(&exit, code, signal);
         assert_eq!(exit["pid"], pid);
-        assert!(wait_gone(shim, status_timeout()), "shim {shim} still runs after the exit");
+        assert!(
+            wait_gone(shim, status_timeout()),
+            "shim {shim} still runs after the exit"
+        );
         assert!(!h.socket(&id).exists(), "attach socket left after the exit");
     }
 }
@@ -71,7 +76,10 @@ fn kill_from_outside_gives_137() {
 fn oom_kill_is_flagged() {
     let h = ShimHost::new();
     // dd's 256 MiB buffer cannot fit under a 32 MiB limit.
-    let b = Bundle::new("busybox", &["dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]);
+    let b = Bundle::new(
+        "busybox",
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"],
+    );
     b.edit(|c| {
         c["linux"]["resources"] = json!({"memory": {"limit": 33554432, "swap": 33554432}});
     });
@@ -93,8 +101,18 @@ fn oom_kill_is_flagged() {
 /// Spawns through a caller that stays alive (`--hold`) in its own process
 /// group, then SIGKILLs that whole group.
 fn spawn_and_kill_caller(h: &ShimHost, b: &Bundle, id: &str, start: bool) -> (i32, i32) {
-    let mut cmd = h.spawn_cmd(b, id, if start { &["--hold", "--start"] } else { &["--hold"] });
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).process_group(0);
+    let mut cmd = h.spawn_cmd(
+        b,
+        id,
+        if start {
+            &["--hold", "--start"]
+        } else {
+            &["--hold"]
+        },
+    );
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .process_group(0);
     let mut caller = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(caller.stdout.take().unwrap())
@@ -109,7 +127,10 @@ fn spawn_and_kill_caller(h: &ShimHost, b: &Bundle, id: &str, start: bool) -> (i3
 
 fn log_lines(h: &ShimHost, id: &str) -> usize {
     let data = fs::read(h.log(id)).unwrap_or_default();
-    reassemble(&parse_k8s(&data), "stdout").iter().filter(|&&c| c == b'\n').count()
+    reassemble(&parse_k8s(&data), "stdout")
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count()
 }
 
 #[test]
@@ -118,8 +139,14 @@ fn caller_killed_after_create_changes_nothing() {
     let b = Bundle::new("busybox", &["sh", "-c", "echo alive; exit 5"]);
     let id = unique("kill-created");
     let (pid, shim) = spawn_and_kill_caller(&h, &b, &id, false);
-    assert!(!wait_gone(shim, Duration::from_millis(200)), "the shim died with its caller");
-    assert!(!wait_gone(pid, Duration::from_millis(1)), "the container died with its caller");
+    assert!(
+        !wait_gone(shim, Duration::from_millis(200)),
+        "the shim died with its caller"
+    );
+    assert!(
+        !wait_gone(pid, Duration::from_millis(1)),
+        "the container died with its caller"
+    );
     h.start(&id);
     let exit = h.wait_exit(&id);
     assert_eq!(exit["exit_code"], 5, "{exit}");
@@ -129,7 +156,14 @@ fn caller_killed_after_create_changes_nothing() {
 #[test]
 fn caller_killed_after_start_changes_nothing() {
     let h = ShimHost::new();
-    let b = Bundle::new("busybox", &["sh", "-c", "for i in $(seq 1 20); do echo $i; sleep 0.05; done; exit 6"]);
+    let b = Bundle::new(
+        "busybox",
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 1 20); do echo $i; sleep 0.05; done; exit 6",
+        ],
+    );
     let id = unique("kill-started");
     let (_pid, shim) = spawn_and_kill_caller(&h, &b, &id, true);
     let exit = h.wait_exit(&id);
@@ -145,7 +179,10 @@ fn exit_command_runs_and_is_killed_after_its_timeout() {
     let out = h.work().join("hook-out");
     let b = Bundle::new("busybox", &["true"]);
     let id = unique("hook");
-    let script = format!("echo \"$HOOK_ID ran\" > {}; exec sleep 100 {marker}", out.display());
+    let script = format!(
+        "echo \"$HOOK_ID ran\" > {}; exec sleep 100 {marker}",
+        out.display()
+    );
     let (_, shim) = h.spawn_ok(
         &b,
         &id,
@@ -162,9 +199,16 @@ fn exit_command_runs_and_is_killed_after_its_timeout() {
     );
     h.start(&id);
     h.wait_exit(&id);
-    assert!(wait_gone(shim, status_timeout() * 2), "the shim waits on an overrunning hook");
+    assert!(
+        wait_gone(shim, status_timeout() * 2),
+        "the shim waits on an overrunning hook"
+    );
     assert_eq!(fs::read_to_string(&out).unwrap(), format!("{id} ran\n"));
-    assert_eq!(wait_no_processes(&marker, status_timeout()), Vec::<i32>::new(), "the hook was not killed");
+    assert_eq!(
+        wait_no_processes(&marker, status_timeout()),
+        Vec::<i32>::new(),
+        "the hook was not killed"
+    );
 }
 
 #[test]
@@ -178,7 +222,10 @@ fn reparented_processes_are_reaped() {
     let (_, shim) = h.spawn_ok(&b, &id, &[]);
     h.start(&id);
     std::thread::sleep(Duration::from_millis(600));
-    assert!(b.rootfs().join("tmp/forked").exists(), "the container did not run");
+    assert!(
+        b.rootfs().join("tmp/forked").exists(),
+        "the container did not run"
+    );
     let zombies: Vec<i32> = fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -190,7 +237,10 @@ fn reparented_processes_are_reaped() {
             f.first() == Some(&"Z") && f.get(1) == Some(&shim.to_string().as_str())
         })
         .collect();
-    assert!(zombies.is_empty(), "unreaped children of the shim: {zombies:?}");
+    assert!(
+        zombies.is_empty(),
+        "unreaped children of the shim: {zombies:?}"
+    );
     assert_eq!(h.wait_exit(&id)["exit_code"], 0);
     assert!(processes_with(&marker).is_empty());
 }
@@ -199,7 +249,12 @@ fn reparented_processes_are_reaped() {
 fn rootless_exit_codes_and_caller_killed() {
     let user = rootless_test("rootless_exit_codes_and_caller_killed");
     let h = ShimHost::rootless(&user);
-    let b = Bundle::rootless(&user, IdMapping::Single, "busybox", &["sh", "-c", "echo hi; exit 3"]);
+    let b = Bundle::rootless(
+        &user,
+        IdMapping::Single,
+        "busybox",
+        &["sh", "-c", "echo hi; exit 3"],
+    );
     let id = unique("rl-exit");
     let (_, shim) = spawn_and_kill_caller(&h, &b, &id, true);
     let exit = h.wait_exit(&id);
