@@ -74,9 +74,19 @@ pub fn spawn(husk_exe: &Path, cfg: &ShimConfig) -> Result<Spawned> {
             }),
             _ => Err(shim_err("malformed report".into())),
         },
-        Ok(Some((proto::FAILED, p))) => Err(ShimError::Reported(
-            String::from_utf8_lossy(&p).into_owned(),
-        )),
+        Ok(Some((proto::FAILED, p))) => {
+            // The monitor's fds close as it exits: once the socket reads
+            // end-of-file, no shim process is left behind.
+            let mut pfd = [libc::pollfd {
+                fd: ours.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let _ = sys::poll(&mut pfd, 10_000);
+            Err(ShimError::Reported(
+                String::from_utf8_lossy(&p).into_owned(),
+            ))
+        }
         Ok(Some((ty, _))) => Err(shim_err(format!("unexpected report type {ty}"))),
         Ok(None) | Err(_) => Err(shim_err(format!(
             "the shim ended without reporting ({})",

@@ -455,8 +455,8 @@ pub fn set_pty_size(master: &OwnedFd, rows: u16, cols: u16) {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads a winsize from the valid pointer given.
     assert_eq!(
+        // SAFETY: TIOCSWINSZ reads a winsize from the valid pointer given.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
         0
     );

@@ -6,7 +6,7 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
-use husk_tests::bundle::{status_timeout, unique, Bundle, IdMapping};
+use husk_tests::bundle::{unique, Bundle, IdMapping};
 use husk_tests::rootless::rootless_test;
 use husk_tests::shim::{parse_k8s, reassemble, sha256_hex, ShimHost};
 use serde_json::Value;
@@ -226,7 +226,6 @@ fn follow_reads_until_the_container_exits() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(numbers(&out.stdout), (1..=30).collect::<Vec<_>>());
-    let _ = status_timeout();
 }
 
 #[test]

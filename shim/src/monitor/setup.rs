@@ -163,7 +163,10 @@ fn monitor_main(cfg: ShimConfig, spawn: OwnedFd) -> i32 {
         Err(e) => {
             made.undo();
             report_failure(&spawn, &e.to_string());
-            125
+            // The kernel closes the spawn socket only after this process's
+            // memory is gone: when the caller reads end-of-file, no shim is
+            // left (a close here would let it look while we still exist).
+            sys::exit_now(125)
         }
     }
 }
