@@ -54,9 +54,6 @@ pub fn report(e: &anyhow::Error) {
 pub fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for c in e.chain() {
-        if c.downcast_ref::<Coded>().is_some() {
-            continue;
-        }
         let s = c.to_string();
         if out.contains(&s) {
             continue;

@@ -1,4 +1,13 @@
 //! Containers: the options a user gives, the OCI spec made from them and
 //! the image, and the lifecycle through the shim.
 
+pub mod cleanup;
+pub mod error;
+pub mod id;
+pub mod live;
+pub mod lookup;
 pub mod options;
+pub mod remove;
+pub mod rootfs;
+pub mod stop;
+pub mod wait;
