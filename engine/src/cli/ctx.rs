@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::catalog::Catalog;
+use crate::engine::Engine;
 use crate::paths::Paths;
 use crate::userns::IdContext;
 
@@ -55,6 +56,8 @@ pub struct Ctx {
     /// Where things live.
     pub paths: Paths,
     catalog: Option<Catalog>,
+    engine: Option<Engine>,
+    in_storage_ns: bool,
 }
 
 impl Ctx {
@@ -75,11 +78,16 @@ impl Ctx {
             global,
             paths,
             catalog: None,
+            engine: None,
+            in_storage_ns: false,
         })
     }
 
     /// The catalog, opened on first use.
     pub fn catalog(&mut self) -> anyhow::Result<&mut Catalog> {
+        if let Some(e) = self.engine.as_mut() {
+            return Ok(&mut e.catalog);
+        }
         if self.catalog.is_none() {
             let c = Catalog::open(&self.paths.catalog())
                 .with_context(|| "opening the catalog".to_string())?;
@@ -97,12 +105,14 @@ impl Ctx {
     /// when already inside). Commands that touch storage call it first,
     /// before any thread or open catalog exists.
     pub fn enter_storage_ns(&mut self) -> anyhow::Result<()> {
-        if !self.paths.rootless {
+        if !self.paths.rootless || self.in_storage_ns {
             return Ok(());
         }
+        self.in_storage_ns = true;
         // The catalog is reopened in the child: a SQLite handle must not
         // cross a fork.
         self.catalog = None;
+        self.engine = None;
         let ids = self.ids();
         if ids.subuids.is_empty() || ids.subgids.is_empty() {
             eprintln!(
@@ -113,5 +123,20 @@ impl Ctx {
         }
         crate::userns::enter(&ids)?;
         Ok(())
+    }
+
+    /// The engine handle; with `storage`, inside husk's rootless namespace
+    /// (commands that mount, unpack or remove stored files need it).
+    pub fn engine(&mut self, storage: bool) -> anyhow::Result<&mut Engine> {
+        if storage {
+            self.enter_storage_ns()?;
+        }
+        if self.engine.is_none() {
+            let e = Engine::open(self.paths.clone(), self.global.storage_driver.clone())
+                .with_context(|| "opening the catalog".to_string())?;
+            self.catalog = None;
+            self.engine = Some(e);
+        }
+        Ok(self.engine.as_mut().expect("just opened"))
     }
 }

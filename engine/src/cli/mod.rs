@@ -1,6 +1,7 @@
 //! The `husk` command line: podman's commands, flags, output and exit codes.
 //! One module per command group; each command returns its exit status.
 
+pub mod container;
 pub mod ctx;
 pub mod error;
 mod system;
@@ -27,6 +28,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage containers.
+    Container {
+        /// The container command.
+        #[command(subcommand)]
+        command: container::ContainerCommand,
+    },
+    /// Stop containers.
+    Stop(container::lifecycle::StopArgs),
+    /// Send a signal to containers.
+    Kill(container::lifecycle::KillArgs),
+    /// Remove containers.
+    Rm(container::lifecycle::RmArgs),
+    /// Pause containers.
+    Pause(container::lifecycle::PauseArgs),
+    /// Unpause containers.
+    Unpause(container::lifecycle::PauseArgs),
+    /// Rename a container.
+    Rename(container::lifecycle::RenameArgs),
+    /// Wait for containers to reach a state; print their exit codes.
+    Wait(container::lifecycle::WaitArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -62,7 +83,16 @@ pub fn run(args: Vec<OsString>) -> i32 {
 }
 
 fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
+    use container::lifecycle as lc;
     match cmd {
+        Command::Container { command } => container::dispatch(ctx, command),
+        Command::Stop(a) => lc::stop_cmd(ctx, a),
+        Command::Kill(a) => lc::kill_cmd(ctx, a),
+        Command::Rm(a) => lc::rm_cmd(ctx, a),
+        Command::Pause(a) => lc::pause_cmd(ctx, a),
+        Command::Unpause(a) => lc::unpause_cmd(ctx, a),
+        Command::Rename(a) => lc::rename_cmd(ctx, a),
+        Command::Wait(a) => lc::wait_cmd(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
     }

@@ -1,0 +1,290 @@
+//! `stop`, `kill`, `rm`, `pause`, `unpause`, `rename`, `wait`,
+//! `container exists` and the shim's `container cleanup`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::targets::{always_125, for_each, Targets};
+use crate::catalog::containers::State;
+use crate::cli::ctx::Ctx;
+use crate::container::error::ContainerError;
+use crate::container::live::live;
+use crate::container::{cleanup, lookup, remove, stop, wait};
+
+/// `husk stop` flags.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u64>,
+    /// Ignore containers that do not exist.
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// The containers to act on.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// `husk stop`.
+pub fn stop_cmd(ctx: &mut Ctx, a: StopArgs) -> anyhow::Result<i32> {
+    let (targets, errs) = a.targets.resolve(ctx, "stop", a.ignore)?;
+    let eng = ctx.engine(false)?;
+    Ok(for_each(targets, errs, always_125, |rec| {
+        stop::stop(eng, rec, a.time)
+    }))
+}
+
+/// `husk kill` flags.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The signal to send.
+    #[arg(short = 's', long, default_value = "KILL", value_name = "SIGNAL")]
+    pub signal: String,
+    /// The containers to act on.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// `husk kill`.
+pub fn kill_cmd(ctx: &mut Ctx, a: KillArgs) -> anyhow::Result<i32> {
+    let sig = husk_runtime::signal::parse(&a.signal)
+        .map_err(|_| anyhow::anyhow!("invalid signal: {}", a.signal))?;
+    let (targets, errs) = a.targets.resolve(ctx, "kill", false)?;
+    let eng = ctx.engine(false)?;
+    Ok(for_each(targets, errs, always_125, |rec| {
+        stop::kill(eng, rec, sig)
+    }))
+}
+
+/// `husk rm` flags.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Stop running containers first.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Seconds to wait for a forced stop before killing.
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u64>,
+    /// Ignore containers that do not exist.
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// Remove anonymous volumes too (husk has none yet: accepted).
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// The containers to act on.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// podman rm's statuses: 1 no such container, 2 running without --force.
+fn rm_status(e: &ContainerError) -> i32 {
+    match e {
+        ContainerError::NotFound(_) => 1,
+        ContainerError::BadState(_) => 2,
+        _ => crate::cli::error::ENGINE_ERROR,
+    }
+}
+
+/// `husk rm`.
+pub fn rm_cmd(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<i32> {
+    ctx.enter_storage_ns()?;
+    let (targets, errs) = a.targets.resolve(ctx, "rm", a.ignore)?;
+    let eng = ctx.engine(true)?;
+    Ok(for_each(targets, errs, rm_status, |rec| {
+        remove::remove(eng, rec, a.force, a.time)
+    }))
+}
+
+/// `husk pause` / `husk unpause` flags.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// The containers to act on.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+fn set_paused(ctx: &mut Ctx, a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
+    let (targets, errs) = a
+        .targets
+        .resolve(ctx, if pause { "pause" } else { "unpause" }, false)?;
+    let eng = ctx.engine(false)?;
+    Ok(for_each(targets, errs, always_125, |rec| {
+        let l = live(&eng.paths, rec);
+        let (want, verb) = if pause {
+            (State::Running, "is not running, can't pause")
+        } else {
+            (State::Paused, "is not paused, can't unpause")
+        };
+        if l.state != want {
+            return Err(ContainerError::BadState(format!("{:?} {verb}", rec.name)));
+        }
+        let root = eng
+            .runtime_root()
+            .map_err(|e| ContainerError::io("opening", eng.paths.runtime_root(), e))?;
+        if pause {
+            husk_runtime::container::pause(&root, &rec.id)?;
+        } else {
+            husk_runtime::container::resume(&root, &rec.id)?;
+        }
+        let state = if pause { State::Paused } else { State::Running };
+        eng.catalog.update_container(
+            &rec.id,
+            &crate::catalog::containers::StateUpdate {
+                state: Some(state),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    }))
+}
+
+/// `husk pause`.
+pub fn pause_cmd(ctx: &mut Ctx, a: PauseArgs) -> anyhow::Result<i32> {
+    set_paused(ctx, a, true)
+}
+
+/// `husk unpause`.
+pub fn unpause_cmd(ctx: &mut Ctx, a: PauseArgs) -> anyhow::Result<i32> {
+    set_paused(ctx, a, false)
+}
+
+/// `husk rename` arguments.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container.
+    pub container: String,
+    /// Its new name.
+    pub name: String,
+}
+
+/// `husk rename`.
+pub fn rename_cmd(ctx: &mut Ctx, a: RenameArgs) -> anyhow::Result<i32> {
+    crate::container::id::validate_name(&a.name).map_err(|e| anyhow::anyhow!(e))?;
+    let cat = ctx.catalog()?;
+    let rec = lookup::find(cat, &a.container)?;
+    cat.rename_container(&rec.id, &rec.name, &a.name)?;
+    Ok(0)
+}
+
+/// `husk wait` flags.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The state to wait for: stopped, exited, running, paused, created.
+    #[arg(long, value_name = "STATE", default_value = "stopped")]
+    pub condition: Vec<String>,
+    /// Polling interval for non-exit conditions (e.g. 250ms).
+    #[arg(short = 'i', long, value_name = "DURATION", default_value = "250ms")]
+    pub interval: String,
+    /// Ignore containers that do not exist.
+    #[arg(long)]
+    pub ignore: bool,
+    /// The containers to act on.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+fn parse_interval(s: &str) -> anyhow::Result<Duration> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "ms"));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid --interval {s:?}"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => anyhow::bail!("invalid --interval {s:?}: use ms, s or m"),
+    };
+    Ok(Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// `husk wait`: prints each container's exit code once it reaches the
+/// condition.
+pub fn wait_cmd(ctx: &mut Ctx, a: WaitArgs) -> anyhow::Result<i32> {
+    let interval = parse_interval(&a.interval)?;
+    let mut wanted = Vec::new();
+    for c in &a.condition {
+        wanted.push(match c.as_str() {
+            "stopped" | "exited" => State::Exited,
+            "running" => State::Running,
+            "paused" => State::Paused,
+            "created" => State::Created,
+            "configured" => State::Configured,
+            other => anyhow::bail!("invalid condition {other:?}: use stopped, exited, running, paused, created or configured"),
+        });
+    }
+    let (targets, mut errs) = a.targets.resolve(ctx, "wait", a.ignore)?;
+    let eng = ctx.engine(false)?;
+    for (_, rec) in targets {
+        loop {
+            let Some(cur) = eng.catalog.container(&rec.id)? else {
+                errs.push(ContainerError::NotFound(rec.id.clone()));
+                break;
+            };
+            let l = live(&eng.paths, &cur);
+            if wanted.contains(&l.state) {
+                if l.state == State::Exited {
+                    // The shim records the exit; give it the moment it needs.
+                    if l.needs_cleanup || cur.state.is_active() {
+                        stop::wait_for_cleanup(eng, &cur)?;
+                    }
+                    let code = eng
+                        .catalog
+                        .container(&rec.id)?
+                        .and_then(|c| c.exit_code)
+                        .or(l.exit.map(|e| e.exit_code))
+                        .unwrap_or(-1);
+                    println!("{code}");
+                } else {
+                    println!("-1");
+                }
+                break;
+            }
+            // Running toward an exit: sleep on its pidfd; otherwise poll.
+            if wanted == [State::Exited] && l.state == State::Running && l.pid > 0 {
+                wait::wait_pid(l.pid, None);
+            } else {
+                std::thread::sleep(interval);
+            }
+        }
+    }
+    Ok(super::targets::finish(errs, always_125))
+}
+
+/// `husk container exists`.
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    /// The container.
+    pub container: String,
+}
+
+/// `husk container exists`: status 0 when it exists, 1 when not.
+pub fn exists_cmd(ctx: &mut Ctx, a: ExistsArgs) -> anyhow::Result<i32> {
+    match lookup::find(ctx.catalog()?, &a.container) {
+        Ok(_) => Ok(0),
+        Err(ContainerError::NotFound(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `husk container cleanup` (run by the shim when a container exits).
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The container id.
+    pub id: String,
+}
+
+/// `husk container cleanup`.
+pub fn cleanup_cmd(ctx: &mut Ctx, a: CleanupArgs) -> anyhow::Result<i32> {
+    let eng = ctx.engine(true)?;
+    cleanup::cleanup(eng, &a.id)?;
+    Ok(0)
+}

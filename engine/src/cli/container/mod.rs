@@ -1,0 +1,49 @@
+//! Container commands, at the top level (`husk stop`) and in the
+//! `husk container` group.
+
+pub mod lifecycle;
+pub mod targets;
+
+use clap::Subcommand;
+
+use crate::cli::ctx::Ctx;
+use lifecycle::*;
+
+/// `husk container ...`.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Stop containers.
+    Stop(StopArgs),
+    /// Send a signal to containers.
+    Kill(KillArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Pause containers.
+    Pause(PauseArgs),
+    /// Unpause containers.
+    Unpause(PauseArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Wait for containers to reach a state; print their exit codes.
+    Wait(WaitArgs),
+    /// Exit 0 if a container exists, 1 if not.
+    Exists(ExistsArgs),
+    /// Clean up after a container's exit (run by its shim).
+    #[command(hide = true)]
+    Cleanup(CleanupArgs),
+}
+
+/// Runs a container command.
+pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
+    match cmd {
+        ContainerCommand::Stop(a) => stop_cmd(ctx, a),
+        ContainerCommand::Kill(a) => kill_cmd(ctx, a),
+        ContainerCommand::Rm(a) => rm_cmd(ctx, a),
+        ContainerCommand::Pause(a) => pause_cmd(ctx, a),
+        ContainerCommand::Unpause(a) => unpause_cmd(ctx, a),
+        ContainerCommand::Rename(a) => rename_cmd(ctx, a),
+        ContainerCommand::Wait(a) => wait_cmd(ctx, a),
+        ContainerCommand::Exists(a) => exists_cmd(ctx, a),
+        ContainerCommand::Cleanup(a) => cleanup_cmd(ctx, a),
+    }
+}
