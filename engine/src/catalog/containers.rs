@@ -170,6 +170,8 @@ pub struct StateUpdate {
     pub restart_count: Option<u32>,
     /// Replaces `extra`.
     pub extra: Option<serde_json::Value>,
+    /// Replaces the command.
+    pub command: Option<Vec<String>>,
 }
 
 impl Catalog {
@@ -289,7 +291,8 @@ impl Catalog {
                     exit_code = COALESCE(?7, exit_code),
                     oom_killed = COALESCE(?8, oom_killed),
                     restart_count = COALESCE(?9, restart_count),
-                    extra = COALESCE(?10, extra)
+                    extra = COALESCE(?10, extra),
+                    command = COALESCE(?11, command)
                  WHERE id = ?1",
                 params![
                     id,
@@ -302,6 +305,9 @@ impl Catalog {
                     u.oom_killed.map(i64::from),
                     u.restart_count.map(i64::from),
                     u.extra.as_ref().map(|v| v.to_string()),
+                    u.command
+                        .as_ref()
+                        .map(|c| serde_json::to_string(c).expect("strings serialise")),
                 ],
             )
             .map_err(|e| self.err(e))?;
