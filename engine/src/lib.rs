@@ -5,4 +5,5 @@
 //! the `husk` binary (`src/main.rs`) is a thin edge over [`cli`]. Dependency
 //! direction: engine -> shim -> runtime; nothing depends on the engine.
 
+pub mod format;
 pub mod image;
