@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(format_e(1234.5678, 6, false), "1.234568e+03");
         assert_eq!(format_e(0.0, 2, false), "0.00e+00");
         assert_eq!(format_e(-1.5e-300, 1, true), "-1.5E-300");
-        assert_eq!(format_f(3.14159, 2), "3.14");
+        assert_eq!(format_f(1.23456, 2), "1.23");
         assert_eq!(format_f(2.5, 0), "2");
         assert_eq!(format_f(-1.0, 1), "-1.0");
         assert_eq!(format_f(f64::NEG_INFINITY, 1), "-Inf");

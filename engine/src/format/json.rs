@@ -145,12 +145,12 @@ impl Formatter for GoFormatter<'_> {
                 _ => false,
             };
             if esc {
-                w.write_all(fragment[start..i].as_bytes())?;
+                w.write_all(&fragment.as_bytes()[start..i])?;
                 write!(w, "\\u{:04x}", u32::from(ch))?;
                 start = i + ch.len_utf8();
             }
         }
-        w.write_all(fragment[start..].as_bytes())
+        w.write_all(&fragment.as_bytes()[start..])
     }
 }
 

@@ -221,6 +221,149 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn ps_headers() -> Headers {
+        Headers::new([("ID", "container id"), ("CreatedHuman", "created")])
+    }
+
+    fn ps_rows() -> Vec<Value> {
+        vec![
+            json!({"ID": "3f7b1c0d2e4a", "Image": "docker.io/library/alpine:latest", "Command": "sleep 100",
+                   "CreatedHuman": "2 minutes ago", "Status": "Up 2 minutes", "Ports": "", "Names": "web",
+                   "Mounts": [{"Destination": "/data"}], "Labels": {"app": "web"}}),
+            json!({"ID": "0123456789ab", "Image": "localhost/app:1", "Command": "/bin/sh -c 'whi...",
+                   "CreatedHuman": "About an hour ago", "Status": "Exited (0) 5 minutes ago",
+                   "Ports": "0.0.0.0:8080->80/tcp", "Names": "app", "Mounts": [], "Labels": {}}),
+        ]
+    }
+
+    const PS_ROW: &str =
+        "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+    #[test]
+    fn builtin_ps_table_matches_podman_bytes() {
+        let r = Report::builtin_row("ps", PS_ROW).unwrap();
+        assert!(r.is_table());
+        let want = "CONTAINER ID  IMAGE                            COMMAND             CREATED            STATUS                    PORTS                 NAMES\n\
+                    3f7b1c0d2e4a  docker.io/library/alpine:latest  sleep 100           2 minutes ago      Up 2 minutes                                    web\n\
+                    0123456789ab  localhost/app:1                  /bin/sh -c 'whi...  About an hour ago  Exited (0) 5 minutes ago  0.0.0.0:8080->80/tcp  app\n";
+        assert_eq!(r.render(&ps_rows(), &ps_headers(), true).unwrap(), want);
+        // --noheading drops the header; the columns are sized on the rows.
+        let rows_only = r.render(&ps_rows(), &ps_headers(), false).unwrap();
+        assert!(rows_only.starts_with("3f7b1c0d2e4a  docker.io/library/alpine:latest  sleep 100  "));
+        assert_eq!(rows_only.lines().count(), 2);
+        // No rows: the header alone.
+        assert_eq!(
+            Report::builtin_row("ps", "{{.ID}}\t{{.Names}}")
+                .unwrap()
+                .render(&[], &ps_headers(), true)
+                .unwrap(),
+            "CONTAINER ID  NAMES\n"
+        );
+    }
+
+    #[test]
+    fn user_table_formats() {
+        let h = ps_headers();
+        let render = |f: &str| {
+            Report::parse("ps", Origin::User, f)
+                .unwrap()
+                .render(&ps_rows(), &h, true)
+                .unwrap()
+        };
+        let want = "CONTAINER ID  NAMES\n3f7b1c0d2e4a  web\n0123456789ab  app\n";
+        // A space in a table format is a column break, like `\t`.
+        assert_eq!(render("table {{.ID}} {{.Names}}"), want);
+        assert_eq!(render("table {{.ID}}\\t{{.Names}}"), want);
+        assert_eq!(render("table {{.ID}}\t{{.Names}}"), want);
+        // Formatting functions leave the header as it is.
+        assert_eq!(
+            render("table {{.ID | upper}} {{.Names | upper}} {{json .Labels}}"),
+            "CONTAINER ID  NAMES       LABELS\n3F7B1C0D2E4A  WEB         {\"app\":\"web\"}\n0123456789AB  APP         {}\n"
+        );
+        // A range runs once in the header, with the fields' headers.
+        assert_eq!(
+            render("table {{.Names}} {{range .Mounts}}{{.Destination}},{{end}}"),
+            "NAMES       DESTINATION,\nweb         /data,\napp         \n"
+        );
+    }
+
+    #[test]
+    fn user_plain_formats() {
+        let h = ps_headers();
+        let render = |f: &str| {
+            Report::parse("ps", Origin::User, f)
+                .unwrap()
+                .render(&ps_rows(), &h, true)
+                .unwrap()
+        };
+        // No header, no alignment, one line per row.
+        assert_eq!(
+            render("{{.ID}} {{.Names}}"),
+            "3f7b1c0d2e4a web\n0123456789ab app\n"
+        );
+        assert_eq!(
+            render("{{.ID}}\\t{{.Names}}"),
+            "3f7b1c0d2e4a\tweb\n0123456789ab\tapp\n"
+        );
+        assert_eq!(render("{{.Names}}\n"), "web\napp\n");
+        assert_eq!(render("{{json .Labels}}"), "{\"app\":\"web\"}\n{}\n");
+        // A format with its own range runs once over all rows.
+        assert_eq!(render("{{range .}}{{.Names}},{{end}}"), "web,app,\n");
+        assert_eq!(render("{{len .Mounts}}"), "1\n0\n");
+        assert!(!Report::parse("ps", Origin::User, "{{.ID}}")
+            .unwrap()
+            .is_table());
+    }
+
+    #[test]
+    fn inspect_format_per_document() {
+        let docs = vec![
+            json!({"State": {"Status": "running"}, "Config": {"Labels": {"a": "1"}}}),
+            json!({"State": {"Status": "exited"}, "Config": {"Labels": {}}}),
+        ];
+        let r = Report::parse(
+            "inspect",
+            Origin::User,
+            "{{.State.Status}} {{index .Config.Labels \"a\"}}",
+        )
+        .unwrap();
+        assert_eq!(
+            r.render(&docs, &Headers::default(), true).unwrap(),
+            "running 1\nexited \n"
+        );
+    }
+
+    #[test]
+    fn errors_have_podmans_positions() {
+        // podman: `Error: template: ps:1:13: executing "ps" at <.Id>: can't
+        // evaluate field Id in type …` (column counts `{{range .}}`).
+        let r = Report::parse("ps", Origin::User, "{{.Id}}").unwrap();
+        let err = r.render(&ps_rows(), &ps_headers(), true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template: ps:1:13: executing \"ps\" at <.Id>: can't evaluate field Id in type map[string]interface {}"
+        );
+        // podman: `template: ps:1:24: executing "ps" at <.Label>: Label is
+        // not a method but has arguments`, raised by the header row.
+        let r = Report::parse(
+            "ps",
+            Origin::User,
+            "table {{.Names}}\\t{{.Label \"job.task\"}}\\t{{.Status}}\\t{{.Image}}",
+        )
+        .unwrap();
+        assert_eq!(
+            r.render(&ps_rows(), &ps_headers(), true).unwrap_err().to_string(),
+            "template: ps:1:24: executing \"ps\" at <.Label>: Label is not a method but has arguments"
+        );
+        assert_eq!(
+            Report::parse("ps", Origin::User, "{{.ID}")
+                .unwrap_err()
+                .to_string(),
+            "template: ps:1: bad character U+007D '}'"
+        );
+    }
 
     #[test]
     fn is_json_matches_podman() {
