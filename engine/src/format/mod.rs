@@ -14,6 +14,7 @@
 //! See `docs/format.md` for what matches podman byte for byte and where husk
 //! differs.
 
+mod calendar;
 pub mod duration;
 mod float;
 pub mod headers;

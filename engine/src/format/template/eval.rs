@@ -8,8 +8,8 @@
 
 use serde_json::Value;
 
+use super::ast::{Arg, Branch, Cmd, Node, Number, Pipe};
 use super::funcs::{self, CallError};
-use super::parser::{Arg, Branch, Cmd, Node, Number, Pipe};
 use super::value::{is_struct_like, Val};
 use crate::format::headers::Headers;
 
@@ -251,18 +251,14 @@ impl<'t, 'a> Exec<'t, 'a> {
                 let v = self.eval_arg(dot, base)?;
                 self.eval_chain(v, names, arg, *pos, false)?
             }
-            Arg::Pipe(p) => {
-                let mark = self.vars.len();
-                let v = self.eval_pipe(dot, p)?;
-                self.vars.truncate(mark);
-                v
-            }
+            // Variables declared in parentheses live on, as in Go.
+            Arg::Pipe(p) => self.eval_pipe(dot, p)?,
             Arg::Func { name, pos } => {
                 let cmd = Cmd {
                     pos: *pos,
                     args: vec![arg.clone()],
                 };
-                return self.call(dot, name, &cmd, Vec::new(), None);
+                return self.call(name, &cmd, Vec::new(), None);
             }
         })
     }
@@ -332,12 +328,11 @@ impl<'t, 'a> Exec<'t, 'a> {
         for a in &cmd.args[1..] {
             args.push(self.eval_arg(dot, a)?);
         }
-        self.call(dot, name, cmd, args, fin)
+        self.call(name, cmd, args, fin)
     }
 
     fn call(
         &mut self,
-        _dot: &Val<'a>,
         name: &str,
         cmd: &Cmd,
         mut args: Vec<Val<'a>>,

@@ -366,7 +366,7 @@ fn lex_number(src: &str, p: usize, toks: &mut Vec<Token>) -> Result<usize, LexEr
         }
     }
     let text = &src[p..i];
-    if super::parser::parse_number(text).is_none() {
+    if super::ast::parse_number(text).is_none() {
         return Err(LexError {
             pos: p,
             msg: format!("bad number syntax: \"{text}\""),

@@ -27,6 +27,7 @@
 //! `template: NAME:LINE:COL: executing "NAME" at <NODE>: …` when executing,
 //! with a 0-based byte column as Go counts it.
 
+mod ast;
 mod eval;
 mod funcs;
 mod lexer;
@@ -43,7 +44,8 @@ use thiserror::Error;
 pub(crate) use funcs::title;
 
 use crate::format::headers::Headers;
-use parser::{Node, Parser};
+use ast::Node;
+use parser::Parser;
 use value::Val;
 
 /// A template that failed to parse or to execute.
