@@ -143,10 +143,10 @@ impl<'t, 'a> Exec<'t, 'a> {
         }
         for (key, elem) in items {
             match decl {
-                1 => self.vars[mark].1 = elem.clone(),
+                1 => self.set_range_var(b, mark, 0, elem.clone()),
                 2 => {
-                    self.vars[mark].1 = key;
-                    self.vars[mark + 1].1 = elem.clone();
+                    self.set_range_var(b, mark, 0, key);
+                    self.set_range_var(b, mark, 1, elem.clone());
                 }
                 _ => {}
             }
@@ -159,6 +159,21 @@ impl<'t, 'a> Exec<'t, 'a> {
         }
         self.vars.truncate(mark);
         Ok(Flow::Normal)
+    }
+
+    /// Sets the `k`th variable of a range: declared ones sit at `mark + k`,
+    /// assigned ones (`range $x = …`) are found by name.
+    fn set_range_var(&mut self, b: &Branch, mark: usize, k: usize, v: Val<'a>) {
+        if !b.pipe.assign {
+            self.vars[mark + k].1 = v;
+        } else if let Some(slot) = self
+            .vars
+            .iter_mut()
+            .rev()
+            .find(|(n, _)| *n == b.pipe.decl[k])
+        {
+            slot.1 = v;
+        }
     }
 
     fn eval_pipe(&mut self, dot: &Val<'a>, pipe: &'t Pipe) -> EResult<Val<'a>> {

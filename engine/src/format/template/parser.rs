@@ -27,7 +27,15 @@ pub(super) struct Parser {
     vars: Vec<String>,
     range_depth: usize,
     end_pos: usize,
+    /// Nesting of pipelines and controls, bounded (as Go bounds it with
+    /// `maxStackDepth`) so a pathological format cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and if/with/range accepted. Go allows
+/// 10,000; real formats nest a handful, and this keeps parsing and
+/// evaluation well inside a 2 MiB thread stack even in debug builds.
+const MAX_DEPTH: usize = 100;
 
 type PResult<T> = Result<T, ParseError>;
 
@@ -39,6 +47,7 @@ impl Parser {
             vars: vec!["$".to_string()],
             range_depth: 0,
             end_pos: src_len,
+            depth: 0,
         }
     }
 
@@ -186,6 +195,16 @@ impl Parser {
     }
 
     fn control(&mut self, context: &str) -> PResult<Branch> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err(self.pos(), "max expression depth exceeded");
+        }
+        let branch = self.control_inner(context);
+        self.depth -= 1;
+        branch
+    }
+
+    fn control_inner(&mut self, context: &str) -> PResult<Branch> {
         let mark = self.vars.len();
         let pipe = self.pipeline(context, true)?;
         if context == "range" {
@@ -233,6 +252,16 @@ impl Parser {
 
     /// A pipeline ending at `}}` (`at_close`) or `)`.
     fn pipeline(&mut self, context: &str, at_close: bool) -> PResult<Pipe> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err(self.pos(), "max expression depth exceeded");
+        }
+        let pipe = self.pipeline_inner(context, at_close);
+        self.depth -= 1;
+        pipe
+    }
+
+    fn pipeline_inner(&mut self, context: &str, at_close: bool) -> PResult<Pipe> {
         self.skip_space();
         let mut pipe = Pipe {
             pos: self.pos(),

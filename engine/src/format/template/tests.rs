@@ -152,6 +152,10 @@ fn outputs() {
         ("{{$x := 1}}{{if true}}{{$x := 5}}{{$x}}{{end}}{{$x}}", "51"),
         ("{{$x := 1}}{{range .Mounts}}{{$x = 7}}{{end}}{{$x}}", "7"),
         ("{{print ($y := 3)}}{{$y}}", "33"),
+        (
+            "{{$m := 0}}{{range $m = .Mounts}}{{end}}{{$m.Source}}",
+            "v1",
+        ),
         // Literals.
         (r#"{{"tab\there"}}"#, "tab\there"),
         ("{{`raw\\t`}}", "raw\\t"),
@@ -333,6 +337,24 @@ fn parse_errors() {
             }
         }
     }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_crash() {
+    let deep = format!("{{{{{}1{}}}}}", "(".repeat(101), ")".repeat(101));
+    let err = Template::parse("t", &deep).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "template: t:1: max expression depth exceeded"
+    );
+    let ok = format!("{{{{{}1{}}}}}", "(".repeat(99), ")".repeat(99));
+    assert_eq!(
+        Template::parse("t", &ok)
+            .unwrap()
+            .execute(&Value::Null)
+            .unwrap(),
+        "1"
+    );
 }
 
 #[test]
