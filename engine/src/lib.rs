@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod container;
 pub mod engine;
+pub mod format;
 pub mod image;
 pub mod paths;
 pub mod userns;

@@ -282,7 +282,10 @@ impl CreateFlags {
             bail!("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"");
         }
         for a in &self.attach {
-            if !matches!(a.to_ascii_lowercase().as_str(), "stdin" | "stdout" | "stderr") {
+            if !matches!(
+                a.to_ascii_lowercase().as_str(),
+                "stdin" | "stdout" | "stderr"
+            ) {
                 bail!("invalid stream {a:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument");
             }
         }

@@ -190,20 +190,9 @@ pub struct WaitArgs {
 }
 
 fn parse_interval(s: &str) -> anyhow::Result<Duration> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "ms"));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid --interval {s:?}"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000.0,
-        "m" => n * 60_000.0,
-        _ => anyhow::bail!("invalid --interval {s:?}: use ms, s or m"),
-    };
-    Ok(Duration::from_micros((ms * 1000.0) as u64))
+    let ns = crate::format::duration::parse_go_duration(s)
+        .map_err(|e| anyhow::anyhow!("invalid --interval {s:?}: {e}"))?;
+    Ok(Duration::from_nanos(ns.max(0) as u64))
 }
 
 /// `husk wait`: prints each container's exit code once it reaches the

@@ -1,6 +1,7 @@
 //! Container commands, at the top level (`husk stop`) and in the
 //! `husk container` group.
 
+pub mod flags;
 pub mod lifecycle;
 pub mod targets;
 
