@@ -34,6 +34,8 @@ enum Command {
         #[command(subcommand)]
         command: container::ContainerCommand,
     },
+    /// List containers.
+    Ps(container::ps::PsArgs),
     /// Stop containers.
     Stop(container::lifecycle::StopArgs),
     /// Send a signal to containers.
@@ -86,6 +88,7 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
     use container::lifecycle as lc;
     match cmd {
         Command::Container { command } => container::dispatch(ctx, command),
+        Command::Ps(a) => container::ps::ps_cmd(ctx, a),
         Command::Stop(a) => lc::stop_cmd(ctx, a),
         Command::Kill(a) => lc::kill_cmd(ctx, a),
         Command::Rm(a) => lc::rm_cmd(ctx, a),

@@ -3,6 +3,7 @@
 
 pub mod flags;
 pub mod lifecycle;
+pub mod ps;
 pub mod targets;
 
 use clap::Subcommand;
@@ -13,6 +14,9 @@ use lifecycle::*;
 /// `husk container ...`.
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
+    /// List containers.
+    #[command(visible_aliases = ["ls", "list"])]
+    Ps(ps::PsArgs),
     /// Stop containers.
     Stop(StopArgs),
     /// Send a signal to containers.
@@ -37,6 +41,7 @@ pub enum ContainerCommand {
 /// Runs a container command.
 pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
     match cmd {
+        ContainerCommand::Ps(a) => ps::ps_cmd(ctx, a),
         ContainerCommand::Stop(a) => stop_cmd(ctx, a),
         ContainerCommand::Kill(a) => kill_cmd(ctx, a),
         ContainerCommand::Rm(a) => rm_cmd(ctx, a),
