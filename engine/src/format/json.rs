@@ -72,6 +72,26 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T, style: JsonStyle) -> serde_js
     Ok(String::from_utf8(buf).unwrap_or_default())
 }
 
+/// `v` with the keys of every map-like object sorted, as Go's encoders and
+/// printers order map keys; struct-like objects (see
+/// [`crate::format::template`]'s rule) keep their field order.
+pub fn go_order(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().map(go_order).collect()),
+        Value::Object(o) => {
+            let sorted = !super::template::value::is_struct_like(&o);
+            let mut items: Vec<(String, Value)> =
+                o.into_iter().map(|(k, e)| (k, go_order(e))).collect();
+            if sorted {
+                items.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            Value::Object(items.into_iter().collect())
+        }
+        other => other,
+    }
+}
+
 /// Serialises `value` in `style` into `out`.
 ///
 /// # Errors
@@ -88,7 +108,10 @@ pub fn write<W: io::Write, T: Serialize + ?Sized>(
         escape_html: style.escape_html,
     };
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    value.serialize(&mut ser)?;
+    // Objects keep the order they were built in (serde_json's
+    // preserve_order); Go sorts the keys of maps, so map-like objects are
+    // sorted here and struct-like ones (capitalised fields) keep theirs.
+    go_order(serde_json::to_value(value)?).serialize(&mut ser)?;
     if style.trailing_newline {
         out.write_all(b"\n").map_err(serde_json::Error::io)?;
     }

@@ -33,7 +33,7 @@ mod funcs;
 mod lexer;
 mod parser;
 mod printf;
-mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod tests;

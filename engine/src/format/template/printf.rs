@@ -144,8 +144,11 @@ fn format_json(spec: Spec, verb: char, v: &Value) -> String {
             format!("[{}]", items.join(" "))
         }
         Value::Object(o) => {
-            let items: Vec<String> = o
-                .iter()
+            // Go's fmt prints map keys sorted.
+            let mut sorted: Vec<(&String, &Value)> = o.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            let items: Vec<String> = sorted
+                .into_iter()
                 .map(|(k, e)| {
                     format!(
                         "{}:{}",

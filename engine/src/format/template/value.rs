@@ -163,9 +163,11 @@ fn write_json(out: &mut String, v: &Value) {
         Value::String(s) => out.push_str(s),
         Value::Array(a) => write_list(out, a),
         Value::Object(o) => {
-            // serde_json's map is ordered by key, as Go's fmt sorts keys.
+            // Go's fmt prints map keys sorted.
+            let mut keys: Vec<(&String, &Value)> = o.iter().collect();
+            keys.sort_by(|a, b| a.0.cmp(b.0));
             out.push_str("map[");
-            for (i, (k, e)) in o.iter().enumerate() {
+            for (i, (k, e)) in keys.into_iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
@@ -185,7 +187,7 @@ fn write_json(out: &mut String, v: &Value) {
 /// with an upper-case letter; label, annotation and network maps have keys
 /// users chose. So a non-empty object whose keys all start upper-case is
 /// taken for a struct.
-pub(super) fn is_struct_like(map: &serde_json::Map<String, Value>) -> bool {
+pub(crate) fn is_struct_like(map: &serde_json::Map<String, Value>) -> bool {
     !map.is_empty()
         && map
             .keys()
