@@ -382,7 +382,16 @@ fn collect_items<'a>(
                 .enumerate()
                 .map(|(i, e)| (Val::Own(Value::from(i)), wrap(e))),
         ),
-        Value::Object(o) => items.extend(o.iter().map(|(k, e)| (Val::string(k.clone()), wrap(e)))),
+        Value::Object(o) => {
+            // Go ranges over a map in sorted key order.
+            let mut sorted: Vec<(&String, &Value)> = o.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            items.extend(
+                sorted
+                    .into_iter()
+                    .map(|(k, e)| (Val::string(k.clone()), wrap(e))),
+            )
+        }
         Value::Null => {}
         Value::Number(n) if n.as_i64().is_some() => {
             let n = n.as_i64().unwrap_or(0);
