@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod error;
 pub mod id;
+pub mod inspect;
 pub mod live;
 pub mod lookup;
 pub mod options;
