@@ -28,7 +28,7 @@ impl Repository {
     ) -> Result<(), RegistryError> {
         let scopes = self.pull_scope();
         let path = format!("/v2/{}/blobs/{digest}", self.path);
-        let action = format!("fetching blob {digest}");
+        let action = format!("fetching blob {digest} from");
         let mut hasher = Digester::new(sink, digest.algorithm());
         let mut buf = vec![0u8; CHUNK];
         self.client.with_retries(progress, |progress| {

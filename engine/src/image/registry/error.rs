@@ -72,7 +72,7 @@ pub enum RegistryError {
         digest: Digest,
     },
     /// 401 or 403.
-    #[error("{action} {repository}: {}authentication required{}{}", if *.status == 403 { "denied: " } else { "" }, code_text(.code, .message), if *.had_credentials { " (the credentials were refused)" } else { " (no credentials: use husk login)" })]
+    #[error("{}", unauthorized_text(.action, .repository, *.status, .code, .message, *.had_credentials))]
     Unauthorized {
         /// What was being done.
         action: String,
@@ -214,6 +214,28 @@ fn code_text(code: &Option<String>, message: &str) -> String {
         (None, false) => format!(": {message}"),
         (None, true) => String::new(),
     }
+}
+
+fn unauthorized_text(
+    action: &str,
+    repository: &str,
+    status: u16,
+    code: &Option<String>,
+    message: &str,
+    had_credentials: bool,
+) -> String {
+    let (what, hint) = match (status, had_credentials) {
+        (403, _) => ("access denied", ""),
+        (_, true) => ("authentication required", " (the credentials were refused)"),
+        (_, false) => (
+            "authentication required",
+            " (no credentials: use husk login)",
+        ),
+    };
+    format!(
+        "{action} {repository}: {what}{}{hint}",
+        code_text(code, message)
+    )
 }
 
 fn attempts_text(n: u32) -> String {

@@ -57,7 +57,13 @@ impl Repository {
         method: &str,
     ) -> RegistryError {
         let action = format!("reading manifest {r}");
-        match response_error(&self.endpoint, &self.name(), &action, method, resp) {
+        match response_error(
+            &self.endpoint,
+            &self.name(),
+            &format!("{action} in"),
+            method,
+            resp,
+        ) {
             RegistryError::Status {
                 status: 404,
                 code,

@@ -55,7 +55,7 @@ impl Repository {
     /// The size of blob `digest` in this repository, or None if it has none.
     pub fn blob_exists(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
         let scopes = self.pull_scope();
-        let action = format!("checking blob {digest}");
+        let action = format!("checking blob {digest} in");
         self.client.with_retries(&mut |_| {}, |_| {
             let call = Call::new(
                 Method::HEAD,
@@ -100,7 +100,7 @@ impl Repository {
         if let Some(from) = mount_from.filter(|f| *f != self.path) {
             scopes.push(format!("repository:{from}:pull"));
         }
-        let action = format!("uploading blob {digest}");
+        let action = format!("uploading blob {digest} to");
         self.client.with_retries(progress, |progress| {
             let mut start = format!("/v2/{}/blobs/uploads/", self.path);
             if let Some(from) = mount_from.filter(|f| *f != self.path) {
@@ -254,7 +254,7 @@ impl Repository {
             }
         }
         let scopes = self.push_scope();
-        let action = format!("writing manifest {r}");
+        let action = format!("writing manifest {r} to");
         let path = format!("/v2/{}/manifests/{r}", self.path);
         self.client.with_retries(&mut |_| {}, |_| {
             let call = Call::new(Method::PUT, &path, &scopes).header("Content-Type", media_type);

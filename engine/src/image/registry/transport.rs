@@ -292,7 +292,9 @@ impl Client {
                     return Err(err);
                 }
             };
-            if state.scheme.is_none() && call.url.starts_with('/') {
+            // A 400 may be an HTTPS server refusing plain HTTP: not proof.
+            if state.scheme.is_none() && call.url.starts_with('/') && resp.status().as_u16() != 400
+            {
                 let s = scheme;
                 self.update_host(ep, |h| h.scheme = Some(s));
             }

@@ -26,6 +26,20 @@ fn registry_with_fixtures() -> (Registry, Vec<PushedImage>) {
     (reg, pushed)
 }
 
+/// A registry with only these fixtures pushed (each push is a skopeo run).
+fn registry_with(names: &[&str]) -> (Registry, Vec<PushedImage>) {
+    let reg = start(RegistryOptions::default());
+    let pushed = names
+        .iter()
+        .map(|n| {
+            let f = husk_tests::fixtures::cached(n);
+            reg.push_layout(&f.layout_dir, &f.tag, n)
+                .unwrap_or_else(|e| panic!("pushing {n}: {e}"))
+        })
+        .collect();
+    (reg, pushed)
+}
+
 fn start(options: RegistryOptions) -> Registry {
     Registry::start_with(options).unwrap_or_else(|e| panic!("cannot start the test registry: {e}"))
 }

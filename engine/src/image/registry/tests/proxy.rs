@@ -139,6 +139,11 @@ fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
             break i + 4;
         }
         let n = s.read(&mut chunk).ok().filter(|n| *n > 0)?;
+        // A TLS ClientHello (an insecure client trying HTTPS first): hang
+        // up, as a plain HTTP server would refuse it.
+        if buf.is_empty() && chunk[0] == 0x16 {
+            return None;
+        }
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = buf[..end].to_vec();

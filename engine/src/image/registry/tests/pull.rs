@@ -69,7 +69,7 @@ fn fetches_every_fixture_with_its_blobs() {
 
 #[test]
 fn resolves_multiarch_by_platform() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["multiarch", "busybox"]);
     let c = client();
     let r = repo(&c, &reg.host(), "multiarch", None);
     let index = r.get_manifest(&tag("latest")).unwrap();
@@ -118,7 +118,7 @@ fn resolves_multiarch_by_platform() {
 
 #[test]
 fn refuses_a_wrong_size_and_commits_nothing() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["busybox"]);
     let c = client();
     let r = repo(&c, &reg.host(), "busybox", None);
     let pulled = r
@@ -147,7 +147,7 @@ fn refuses_a_wrong_size_and_commits_nothing() {
 
 #[test]
 fn names_unknown_repositories_and_tags() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["busybox"]);
     let c = client();
     let e = repo(&c, &reg.host(), "nope", None)
         .get_manifest(&tag("latest"))

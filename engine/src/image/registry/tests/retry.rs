@@ -16,7 +16,7 @@ fn latest() -> TagOrDigest {
 
 #[test]
 fn resumes_a_blob_cut_mid_transfer() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["busybox"]);
     let proxy = Proxy::start(reg.addr());
     let c = client();
     let r = repo(&c, &proxy.host(), "busybox", None);
@@ -56,7 +56,7 @@ fn resumes_a_blob_cut_mid_transfer() {
 
 #[test]
 fn retries_server_errors_and_rate_limits() {
-    let (reg, pushed) = registry_with_fixtures();
+    let (reg, pushed) = registry_with(&["busybox"]);
     let proxy = Proxy::start(reg.addr());
     let c = client();
     let r = repo(&c, &proxy.host(), "busybox", None);
@@ -98,7 +98,7 @@ fn retries_server_errors_and_rate_limits() {
 
 #[test]
 fn rate_limit_wait_follows_retry_after_up_to_the_cap() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["busybox"]);
     let proxy = Proxy::start(reg.addr());
     let c = client();
     let r = repo(&c, &proxy.host(), "busybox", None);
@@ -130,7 +130,7 @@ fn rate_limit_wait_follows_retry_after_up_to_the_cap() {
 
 #[test]
 fn does_not_retry_a_404_or_a_corrupted_blob() {
-    let (reg, _) = registry_with_fixtures();
+    let (reg, _) = registry_with(&["busybox"]);
     let proxy = Proxy::start(reg.addr());
     let c = client();
     let e = repo(&c, &proxy.host(), "busybox", None)
@@ -164,7 +164,7 @@ fn does_not_retry_a_404_or_a_corrupted_blob() {
 
 #[test]
 fn reaches_a_restarted_registry() {
-    let (mut reg, pushed) = registry_with_fixtures();
+    let (mut reg, pushed) = registry_with(&["busybox"]);
     let host = reg.host();
     reg.stop();
     let c = Client::new(ClientConfig {
