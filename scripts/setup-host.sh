@@ -14,7 +14,7 @@ SUBID_COUNT=${HUSK_SUBID_COUNT:-65536}
 PACKAGES=(
   busybox-static uidmap passt slirp4netns docker-registry skopeo umoci
   crun runc podman criu qemu-system-x86 linux-image-amd64 cpio gzip
-  iproute2 procps psmisc util-linux attr file time
+  iproute2 procps psmisc util-linux attr file time openssl apache2-utils
 )
 
 log() { printf 'setup-host: %s\n' "$*" >&2; }

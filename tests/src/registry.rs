@@ -3,6 +3,11 @@
 //! temporary directory, plus `skopeo` helpers to push and pull. Every
 //! [`Registry`] is independent, so parallel tests can each start their own;
 //! dropping one kills and reaps the server and deletes its storage.
+//!
+//! [`Registry::start_with`] adds TLS (a CA and server certificate made with
+//! `openssl` for 127.0.0.1, the CA offered as a containers-certs.d
+//! directory) and authentication: htpasswd (Basic, with a bcrypt file made
+//! by `htpasswd`) or token auth against an issuer the test runs.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -11,6 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod certs;
+
+pub use certs::make_certificates;
+use certs::write_htpasswd;
 
 use crate::fixtures::{self, layout::sha256_digest, FixtureError};
 use crate::tools::{self, MissingTool};
@@ -89,6 +99,45 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
     }
 }
 
+/// How a [`Registry`] authenticates clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone may pull and push.
+    #[default]
+    None,
+    /// Basic auth with one user (distribution wants TLS with it).
+    Htpasswd {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// Bearer tokens from an issuer the test runs, whose signing
+    /// certificate is `root_cert_bundle`. `credentials` are what skopeo
+    /// sends to it when the harness pushes.
+    Token {
+        /// The token endpoint URL.
+        realm: String,
+        /// The `service` the tokens are for.
+        service: String,
+        /// The tokens' `iss`.
+        issuer: String,
+        /// PEM certificate(s) the token signatures verify against.
+        root_cert_bundle: PathBuf,
+        /// `user:password` for skopeo, if the issuer wants any.
+        credentials: Option<(String, String)>,
+    },
+}
+
+/// How to start a [`Registry`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryOptions {
+    /// Serve HTTPS with a certificate from a CA made for this instance.
+    pub tls: bool,
+    /// Authentication.
+    pub auth: Auth,
+}
+
 /// An image pushed to a [`Registry`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushedImage {
@@ -108,11 +157,18 @@ pub struct Registry {
     addr: SocketAddr,
     dir: tempfile::TempDir,
     skopeo: PathBuf,
+    server: PathBuf,
+    options: RegistryOptions,
 }
 
 impl Registry {
     /// Starts a registry on a free loopback port and waits until it answers.
     pub fn start() -> Result<Registry, RegistryError> {
+        Registry::start_with(RegistryOptions::default())
+    }
+
+    /// Starts a registry with TLS and/or authentication.
+    pub fn start_with(options: RegistryOptions) -> Result<Registry, RegistryError> {
         let server = tools::registry_server()?;
         let skopeo = tools::skopeo()?;
         let dir = tempfile::Builder::new()
@@ -121,18 +177,32 @@ impl Registry {
             .map_err(io_err(&std::env::temp_dir()))?;
         let storage = dir.path().join("storage");
         fs::create_dir(&storage).map_err(io_err(&storage))?;
+        if options.tls {
+            make_certificates(&dir.path().join("tls"))?;
+        }
+        if let Auth::Htpasswd { user, password } = &options.auth {
+            write_htpasswd(&dir.path().join("htpasswd"), user, password)?;
+        }
         let mut last = None;
         for _ in 0..PORT_ATTEMPTS {
             let addr = free_port()?;
-            match spawn_ready(&server, dir.path(), &storage, addr) {
+            match spawn_ready(&server, dir.path(), &storage, addr, &options) {
                 Ok(child) => {
+                    if options.tls {
+                        let host_dir = dir.path().join("certs.d").join(addr.to_string());
+                        fs::create_dir_all(&host_dir).map_err(io_err(&host_dir))?;
+                        let ca = dir.path().join("tls/ca.crt");
+                        fs::copy(&ca, host_dir.join("ca.crt")).map_err(io_err(&ca))?;
+                    }
                     return Ok(Registry {
                         pid: child.id(),
                         child: Some(child),
                         addr,
                         dir,
                         skopeo,
-                    })
+                        server,
+                        options,
+                    });
                 }
                 Err(e @ RegistryError::Exited { .. }) if e.to_string().contains("in use") => {
                     last = Some(e)
@@ -185,6 +255,54 @@ impl Registry {
         format!("{}/{repo}:{tag}", self.addr)
     }
 
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.options.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// A containers-certs.d directory trusting this registry's CA
+    /// (`<dir>/127.0.0.1:<port>/ca.crt`), when it serves TLS.
+    pub fn certs_dir(&self) -> Option<PathBuf> {
+        self.options.tls.then(|| self.dir.path().join("certs.d"))
+    }
+
+    /// The CA certificate (PEM) that signed the server's, with TLS.
+    pub fn ca_cert(&self) -> Option<PathBuf> {
+        self.options.tls.then(|| self.dir.path().join("tls/ca.crt"))
+    }
+
+    /// Starts the server again on the same port with the same storage
+    /// (after [`Registry::stop`], or to simulate a restart).
+    pub fn restart(&mut self) -> Result<(), RegistryError> {
+        self.stop();
+        let storage = self.dir.path().join("storage");
+        let child = spawn_ready(
+            &self.server,
+            self.dir.path(),
+            &storage,
+            self.addr,
+            &self.options,
+        )?;
+        self.pid = child.id();
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// skopeo's credential flag for this registry's auth, if it has any.
+    fn creds(&self, flag: &str) -> Vec<String> {
+        let pair = match &self.options.auth {
+            Auth::None => None,
+            Auth::Htpasswd { user, password } => Some((user.clone(), password.clone())),
+            Auth::Token { credentials, .. } => credentials.clone(),
+        };
+        pair.map(|(u, p)| vec![flag.to_owned(), format!("{u}:{p}")])
+            .unwrap_or_default()
+    }
+
     /// Kills and reaps the server (idempotent). Later pushes fail to connect.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -202,14 +320,18 @@ impl Registry {
         repo: &str,
     ) -> Result<PushedImage, RegistryError> {
         let reference = self.reference(repo, tag);
-        self.skopeo(&[
+        let src = format!("oci:{}:{tag}", layout.display());
+        let dest = format!("docker://{reference}");
+        let creds = self.creds("--dest-creds");
+        let mut args = vec![
             "copy",
             "--all",
             "--preserve-digests",
             "--dest-tls-verify=false",
-            &format!("oci:{}:{tag}", layout.display()),
-            &format!("docker://{reference}"),
-        ])?;
+        ];
+        args.extend(creds.iter().map(String::as_str));
+        args.extend([src.as_str(), dest.as_str()]);
+        self.skopeo(&args)?;
         let digest = sha256_digest(&self.inspect_raw(repo, tag)?);
         Ok(PushedImage {
             repo: repo.to_owned(),
@@ -234,27 +356,30 @@ impl Registry {
     /// The manifest or index bytes the registry serves for `<repo>:<tag>`
     /// (`skopeo inspect --raw`).
     pub fn inspect_raw(&self, repo: &str, tag: &str) -> Result<Vec<u8>, RegistryError> {
-        self.skopeo(&[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{}", self.reference(repo, tag)),
-        ])
+        let src = format!("docker://{}", self.reference(repo, tag));
+        let creds = self.creds("--creds");
+        let mut args = vec!["inspect", "--raw", "--tls-verify=false"];
+        args.extend(creds.iter().map(String::as_str));
+        args.push(&src);
+        self.skopeo(&args)
     }
 
     /// Pulls `<repo>:<tag>` with every manifest into the OCI layout `dest`
     /// (tagged `tag`), keeping digests and layer compression.
     pub fn pull_layout(&self, repo: &str, tag: &str, dest: &Path) -> Result<(), RegistryError> {
-        self.skopeo(&[
+        let src = format!("docker://{}", self.reference(repo, tag));
+        let dst = format!("oci:{}:{tag}", dest.display());
+        let creds = self.creds("--src-creds");
+        let mut args = vec![
             "copy",
             "--all",
             "--preserve-digests",
             "--src-tls-verify=false",
             "--dest-oci-accept-uncompressed-layers",
-            &format!("docker://{}", self.reference(repo, tag)),
-            &format!("oci:{}:{tag}", dest.display()),
-        ])
-        .map(drop)
+        ];
+        args.extend(creds.iter().map(String::as_str));
+        args.extend([src.as_str(), dst.as_str()]);
+        self.skopeo(&args).map(drop)
     }
 
     /// Runs `skopeo --insecure-policy ARGS` and returns its stdout.
@@ -314,22 +439,50 @@ fn instance_token() -> String {
 }
 
 /// Writes the config for `addr`, starts the server and waits until it (and
-/// not some other process on the port) answers `GET /v2/`.
+/// not some other process on the port) answers `GET /v2/`; with TLS or auth,
+/// until its log says it listens on `addr` and the port accepts.
 fn spawn_ready(
     server: &Path,
     dir: &Path,
     storage: &Path,
     addr: SocketAddr,
+    options: &RegistryOptions,
 ) -> Result<Child, RegistryError> {
     let token = instance_token();
     let config = dir.join("config.yml");
-    let yaml = format!(
+    let mut yaml = format!(
         "version: 0.1\n\
          log:\n  level: info\n  accesslog:\n    disabled: true\n\
          storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
          http:\n  addr: {addr}\n  headers:\n    {INSTANCE_HEADER}: [\"{token}\"]\n",
         storage = storage.display(),
     );
+    if options.tls {
+        let tls = dir.join("tls");
+        yaml.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            tls.join("server.crt").display(),
+            tls.join("server.key").display()
+        ));
+    }
+    match &options.auth {
+        Auth::None => {}
+        Auth::Htpasswd { .. } => yaml.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: husk-test\n    path: {}\n",
+            dir.join("htpasswd").display()
+        )),
+        Auth::Token {
+            realm,
+            service,
+            issuer,
+            root_cert_bundle,
+            ..
+        } => yaml.push_str(&format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    \
+             rootcertbundle: {}\n",
+            root_cert_bundle.display()
+        )),
+    }
     fs::write(&config, yaml).map_err(io_err(&config))?;
     let log_path = dir.join("registry.log");
     let log = fs::File::create(&log_path).map_err(io_err(&log_path))?;
@@ -355,7 +508,13 @@ fn spawn_ready(
                 log: read_log(dir),
             });
         }
-        if probe(addr, &token) {
+        let ready = if *options == RegistryOptions::default() {
+            probe(addr, &token)
+        } else {
+            read_log(dir).contains(&format!("listening on {addr}"))
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+        };
+        if ready {
             return Ok(child);
         }
         if started.elapsed() > READY_TIMEOUT {

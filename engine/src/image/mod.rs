@@ -10,3 +10,4 @@ pub mod media;
 pub mod platform;
 pub mod reference;
 pub mod registries;
+pub mod registry;
