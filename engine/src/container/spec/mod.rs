@@ -23,6 +23,7 @@ pub mod resources;
 pub mod rlimits;
 pub mod security;
 pub mod signal;
+pub mod uidmap;
 pub mod user;
 pub mod volumes;
 
