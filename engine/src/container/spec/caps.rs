@@ -145,8 +145,14 @@ fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
 /// what husk itself may hand out. Capabilities the kernel does not know read
 /// as absent.
 pub fn bounding_set() -> CapSet {
+    bounding_of(CapSet::ALL)
+}
+
+/// The capabilities of `wanted` that are in this process's bounding set,
+/// asking only about those (one prctl each).
+pub fn bounding_of(wanted: CapSet) -> CapSet {
     let mut set = 0u64;
-    for n in 0..NAMES.len() {
+    for n in (0..NAMES.len()).filter(|n| wanted.contains(*n)) {
         // SAFETY: prctl(PR_CAPBSET_READ) takes integer arguments only and
         // reads nothing from our memory.
         let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) };
@@ -198,14 +204,14 @@ pub fn compute(
     cap_drop: &[String],
     privileged: bool,
     root_user: bool,
-    bounding: CapSet,
+    bounding: &dyn Fn(CapSet) -> CapSet,
 ) -> Result<ContainerCaps> {
     let add = parse_list("--cap-add", cap_add)?;
     let drop = parse_list("--cap-drop", cap_drop)?;
     let list = if privileged {
-        bounding
+        bounding(CapSet::ALL)
     } else {
-        merge(DEFAULT, add, drop, bounding)? & bounding
+        bounding(merge(DEFAULT, add, drop)?)
     };
     if root_user {
         return Ok(ContainerCaps {
@@ -214,11 +220,7 @@ pub fn compute(
             ambient: CapSet::default(),
         });
     }
-    let user = if add.all {
-        bounding
-    } else {
-        add.set & bounding
-    };
+    let user = if add.all { list } else { add.set & list };
     Ok(ContainerCaps {
         bounding: list,
         effective: user,
@@ -226,7 +228,7 @@ pub fn compute(
     })
 }
 
-fn merge(base: CapSet, add: CapList, drop: CapList, bounding: CapSet) -> Result<CapSet> {
+fn merge(base: CapSet, add: CapList, drop: CapList) -> Result<CapSet> {
     if drop.all {
         if add.all {
             return Err(SpecError::Conflict(
@@ -243,7 +245,7 @@ fn merge(base: CapSet, add: CapList, drop: CapList, bounding: CapSet) -> Result<
             NAMES[n]
         )));
     }
-    let base = if add.all { bounding } else { base };
+    let base = if add.all { CapSet::ALL } else { base };
     Ok(CapSet((base.0 & !drop.set.0) | add.set.0))
 }
 
@@ -290,7 +292,7 @@ mod tests {
             &s(&["kill"]),
             false,
             true,
-            all,
+            &|s| s & all,
         )
         .unwrap();
         assert!(c.effective.contains(13) && c.effective.contains(21));
@@ -298,31 +300,34 @@ mod tests {
         assert_eq!(c.bounding, c.effective);
         assert_eq!(c.ambient, CapSet::default());
         // Drop ALL keeps only what is added.
-        let c = compute(&s(&["CHOWN"]), &s(&["ALL"]), false, true, all).unwrap();
+        let c = compute(&s(&["CHOWN"]), &s(&["ALL"]), false, true, &|s| s & all).unwrap();
         assert_eq!(c.effective.names(), ["CAP_CHOWN"]);
-        let c = compute(&[], &s(&["all"]), false, true, all).unwrap();
+        let c = compute(&[], &s(&["all"]), false, true, &|s| s & all).unwrap();
         assert_eq!(c.effective, CapSet::default());
         // Add ALL is the bounding set minus drops.
-        let c = compute(&s(&["ALL"]), &s(&["SYS_ADMIN"]), false, true, all).unwrap();
+        let c = compute(&s(&["ALL"]), &s(&["SYS_ADMIN"]), false, true, &|s| s & all).unwrap();
         assert_eq!(c.effective.0, all.0 & !(1 << 21));
         // Comma lists work.
-        let c = compute(&s(&["NET_RAW,MKNOD"]), &[], false, true, all).unwrap();
+        let c = compute(&s(&["NET_RAW,MKNOD"]), &[], false, true, &|s| s & all).unwrap();
         assert!(c.effective.contains(13) && c.effective.contains(27));
     }
 
     #[test]
     fn conflicts_and_unknown_names() {
         let all = CapSet::ALL;
-        let e = compute(&s(&["ALL"]), &s(&["ALL"]), false, true, all).unwrap_err();
+        let e = compute(&s(&["ALL"]), &s(&["ALL"]), false, true, &|s| s & all).unwrap_err();
         assert!(e.to_string().contains("cannot be used together"), "{e}");
-        let e = compute(&s(&["NET_RAW"]), &s(&["cap_net_raw"]), false, true, all).unwrap_err();
+        let e = compute(&s(&["NET_RAW"]), &s(&["cap_net_raw"]), false, true, &|s| {
+            s & all
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("CAP_NET_RAW cannot be both"), "{e}");
-        let e = compute(&s(&["CAP_FOO"]), &[], false, true, all).unwrap_err();
+        let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid --cap-add \"CAP_FOO\": unknown capability (see capabilities(7))"
         );
-        let e = compute(&[], &s(&["bar"]), false, true, all).unwrap_err();
+        let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(
             e.to_string().starts_with("invalid --cap-drop \"bar\""),
             "{e}"
@@ -334,9 +339,9 @@ mod tests {
         // Without SYS_RESOURCE in husk's own bounding set, asking for it
         // gives nothing (podman filters the same way).
         let bnd = CapSet(CapSet::ALL.0 & !(1 << 24));
-        let c = compute(&s(&["SYS_RESOURCE"]), &[], false, true, bnd).unwrap();
+        let c = compute(&s(&["SYS_RESOURCE"]), &[], false, true, &|s| s & bnd).unwrap();
         assert!(!c.effective.contains(24));
-        let c = compute(&[], &[], true, true, bnd).unwrap();
+        let c = compute(&[], &[], true, true, &|s| s & bnd).unwrap();
         assert_eq!(c.effective, bnd);
         assert_eq!(c.bounding, bnd);
     }
@@ -344,11 +349,11 @@ mod tests {
     #[test]
     fn non_root_users_get_only_added_caps() {
         let all = CapSet::ALL;
-        let c = compute(&[], &[], false, false, all).unwrap();
+        let c = compute(&[], &[], false, false, &|s| s & all).unwrap();
         assert_eq!(c.bounding, DEFAULT);
         assert_eq!(c.effective, CapSet::default());
         assert_eq!(c.ambient, CapSet::default());
-        let c = compute(&s(&["NET_RAW"]), &s(&["ALL"]), false, false, all).unwrap();
+        let c = compute(&s(&["NET_RAW"]), &s(&["ALL"]), false, false, &|s| s & all).unwrap();
         assert_eq!(c.bounding.names(), ["CAP_NET_RAW"]);
         assert_eq!(c.effective.names(), ["CAP_NET_RAW"]);
         assert_eq!(c.ambient.names(), ["CAP_NET_RAW"]);

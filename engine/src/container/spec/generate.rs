@@ -124,6 +124,12 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
             "--init: cannot add init binary as PID 1 (PID namespace isn't private)".into(),
         ));
     }
+    if o.init && !input.husk_exe.is_file() {
+        return Err(SpecError::Internal(format!(
+            "--init: the init binary {} is missing",
+            input.husk_exe.display()
+        )));
+    }
     if let Some(h) = o.hostname.as_deref() {
         files::check_hostname(h)?;
         match ns.uts {
@@ -216,7 +222,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         &o.cap_drop,
         o.privileged,
         user.uid == 0,
-        caps::bounding_set(),
+        &caps::bounding_of,
     )?;
     let seccomp = security::seccomp(&sec, o.privileged, caps.bounding)?;
 
