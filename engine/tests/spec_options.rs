@@ -195,3 +195,23 @@ fn image_volumes_are_writable_directories() {
         assert!(out.stdout.contains(want), "{want}: {out}");
     }
 }
+
+#[test]
+fn umask_no_hosts_and_unsetenv() {
+    let mut c = sh(
+        "umask; grep -c ' /etc/hosts ' /proc/self/mountinfo; echo container=${container:-unset}",
+    );
+    c.opts.umask = Some("0077".into());
+    c.opts.no_hosts = true;
+    c.opts.unsetenv = vec!["container".into()];
+    c.write();
+    let out = c.run();
+    assert_eq!(out.stdout, "0077\n0\ncontainer=unset\n", "{out}");
+    let mut c = sh("true");
+    c.opts.umask = Some("999".into());
+    assert!(c
+        .generate()
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid --umask"));
+}

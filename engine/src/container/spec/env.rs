@@ -4,7 +4,9 @@
 //! 2. the image's `Env` (overriding 1);
 //! 3. `TERM=xterm` when `-t` is given and nothing set `TERM` (podman 5; 4.x
 //!    set it always);
-//! 4. with `--env-host`, the host's whole environment;
+//! 4. `--unsetenv` names (and `--unsetenv-all`, everything so far) removed;
+//!    then, with `--env-host`, the host's whole environment, else (podman's
+//!    `--http-proxy` default) the host's proxy variables;
 //! 5. `--env-file` files in order, then `-e` in order. `NAME` alone takes the
 //!    host's value (and is skipped when the host has none); `NAME*` takes
 //!    every host variable whose name starts with `NAME`;
@@ -70,6 +72,31 @@ pub struct EnvInput<'a> {
     pub env_files: &'a [std::path::PathBuf],
     /// `-e` values.
     pub env: &'a [String],
+    /// `--unsetenv` names.
+    pub unset: &'a [String],
+    /// `--unsetenv-all`.
+    pub unset_all: bool,
+    /// `--http-proxy` (podman's default true).
+    pub http_proxy: bool,
+}
+
+/// The proxy variables `--http-proxy` passes through (podman's list).
+pub const PROXY_VARS: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "ftp_proxy",
+    "FTP_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+impl Env {
+    /// Removes `name`.
+    pub fn unset(&mut self, name: &str) {
+        self.vars.retain(|(n, _)| n != name);
+    }
 }
 
 /// Merges steps 1-5 (see the module doc). `host` returns the host's
@@ -94,9 +121,21 @@ pub fn build(input: &EnvInput<'_>, host: &dyn Fn() -> Vec<(String, String)>) -> 
         source: host,
         vars: None,
     };
+    for u in input.unset {
+        env.unset(u);
+    }
+    if input.unset_all {
+        env.vars.clear();
+    }
     if input.env_host {
         for (n, v) in host.vars() {
             env.set(n, v);
+        }
+    } else if input.http_proxy {
+        for (n, v) in host.vars() {
+            if PROXY_VARS.contains(&n.as_str()) {
+                env.set(n, v);
+            }
         }
     }
     for file in input.env_files {
@@ -203,6 +242,9 @@ mod tests {
                 env_host,
                 env_files: &[],
                 env: &s(env),
+                unset: &[],
+                unset_all: false,
+                http_proxy: false,
             },
             &host,
         )
@@ -262,6 +304,9 @@ mod tests {
             env_host: false,
             env_files: &[],
             env: &s(&["A=1"]),
+            unset: &[],
+            unset_all: false,
+            http_proxy: false,
         };
         build(&input, &counting).unwrap();
         assert_eq!(called.get(), 0);
@@ -289,6 +334,9 @@ mod tests {
                 env_host: false,
                 env_files: &files,
                 env: &s(&["LAST=flag"]),
+                unset: &[],
+                unset_all: false,
+                http_proxy: false,
             },
             &host,
         )
@@ -311,6 +359,9 @@ mod tests {
                 env_host: false,
                 env_files: &[],
                 env: &s(&["=A"]),
+                unset: &[],
+                unset_all: false,
+                http_proxy: false,
             },
             &host,
         )
@@ -328,6 +379,9 @@ mod tests {
                 env_host: false,
                 env_files: &files[..1],
                 env: &[],
+                unset: &[],
+                unset_all: false,
+                http_proxy: false,
             },
             &host,
         )
@@ -341,11 +395,63 @@ mod tests {
                 env_host: false,
                 env_files: &files[1..],
                 env: &[],
+                unset: &[],
+                unset_all: false,
+                http_proxy: false,
             },
             &host,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("--env-file") && e.contains("missing.env"), "{e}");
+    }
+
+    #[test]
+    fn unset_and_proxies() {
+        let proxy_host = || {
+            vec![
+                ("https_proxy".to_string(), "http://proxy:3128".to_string()),
+                ("OTHER".to_string(), "x".to_string()),
+            ]
+        };
+        let img = s(&["A=1", "B=2"]);
+        let e = build(
+            &EnvInput {
+                image: &img,
+                tty: false,
+                env_host: false,
+                env_files: &[],
+                env: &s(&["C=3"]),
+                unset: &s(&["A", "container"]),
+                unset_all: false,
+                http_proxy: true,
+            },
+            &proxy_host,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_strings(),
+            s(&[
+                &format!("PATH={DEFAULT_PATH}"),
+                "B=2",
+                "https_proxy=http://proxy:3128",
+                "C=3"
+            ])
+        );
+        let e = build(
+            &EnvInput {
+                image: &img,
+                tty: true,
+                env_host: false,
+                env_files: &[],
+                env: &s(&["C=3"]),
+                unset: &[],
+                unset_all: true,
+                http_proxy: false,
+            },
+            &proxy_host,
+        )
+        .unwrap();
+        assert_eq!(e.to_strings(), s(&["C=3"]));
     }
 }

@@ -244,6 +244,9 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
             env_host: o.env_host,
             env_files: &o.env_files,
             env: &o.env,
+            unset: &o.unsetenv,
+            unset_all: o.unsetenv_all,
+            http_proxy: o.http_proxy.unwrap_or(true),
         },
         &env::host_env,
     )?;
@@ -254,6 +257,18 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         },
     )?;
     let oom = oom_score_adj(o.oom_score_adj, input.rootless, &mut warnings)?;
+    let umask = match o.umask.as_deref() {
+        None => 0o022,
+        Some(m) => u32::from_str_radix(m, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| SpecError::invalid("--umask", m, "an octal mask such as 0022"))?,
+    };
+    if o.no_hosts && !o.add_hosts.is_empty() {
+        return Err(SpecError::Conflict(
+            "--no-hosts and --add-host cannot be used together".into(),
+        ));
+    }
 
     let mut devs = Vec::new();
     for d in &o.devices {
@@ -277,6 +292,8 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         memory_reservation: o.memory_reservation,
         pids_limit: o.pids_limit,
         cpus: o.cpus,
+        cpu_period: o.cpu_period,
+        cpu_quota: o.cpu_quota,
         cpu_shares: o.cpu_shares,
         cpuset_cpus: o.cpuset_cpus.as_deref(),
     };
@@ -409,7 +426,9 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
             all.push(mounts::file_bind(dest, &path, o.read_only));
             Ok(())
         };
-    file("hosts", "/etc/hosts", &hosts_text, &mut all, &mut undo)?;
+    if !o.no_hosts {
+        file("hosts", "/etc/hosts", &hosts_text, &mut all, &mut undo)?;
+    }
     if !matches!(ns.uts, Mode::Join(_)) {
         file(
             "hostname",
@@ -500,7 +519,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
     let mut u = User::default();
     u.set_uid(user.uid);
     u.set_gid(user.gid);
-    u.set_umask(Some(0o022));
+    u.set_umask(Some(umask));
     u.set_additional_gids((!user.additional_gids.is_empty()).then(|| user.additional_gids.clone()));
     let mut p = Process::default();
     p.set_terminal(Some(o.tty));

@@ -112,6 +112,10 @@ pub struct Limits<'a> {
     pub pids_limit: Option<i64>,
     /// `--cpus`.
     pub cpus: Option<f64>,
+    /// `--cpu-period`.
+    pub cpu_period: Option<u64>,
+    /// `--cpu-quota`.
+    pub cpu_quota: Option<i64>,
     /// `--cpu-shares`.
     pub cpu_shares: Option<u64>,
     /// `--cpuset-cpus`.
@@ -246,6 +250,35 @@ pub fn build(
             cb = cb.quota(quota as i64).period(CPU_PERIOD);
             cpu = true;
         }
+    }
+    if l.cpus.is_some_and(|c| c > 0.0) && (l.cpu_period.is_some() || l.cpu_quota.is_some()) {
+        return Err(SpecError::Conflict(
+            "--cpus cannot be used with --cpu-period or --cpu-quota".into(),
+        ));
+    }
+    if let Some(p) = l.cpu_period {
+        if !(1000..=1_000_000).contains(&p) {
+            return Err(SpecError::invalid(
+                "--cpu-period",
+                &p.to_string(),
+                "the period ranges from 1000 (1ms) to 1000000 (1s) microseconds",
+            ));
+        }
+        need("--cpu-period", "cpu")?;
+        cb = cb.period(p);
+        cpu = true;
+    }
+    if let Some(q) = l.cpu_quota.filter(|q| *q != 0) {
+        if q != -1 && q < 1000 {
+            return Err(SpecError::invalid(
+                "--cpu-quota",
+                &q.to_string(),
+                "the quota is at least 1000 microseconds, or -1 for none",
+            ));
+        }
+        need("--cpu-quota", "cpu")?;
+        cb = cb.quota(q);
+        cpu = true;
     }
     if let Some(s) = l.cpu_shares.filter(|s| *s != 0) {
         if !(2..=262_144).contains(&s) {

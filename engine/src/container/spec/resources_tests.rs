@@ -212,3 +212,33 @@ fn sysctl_rules() {
     );
     assert!(sysctls(&["net.x".into()], &private).is_err());
 }
+
+#[test]
+fn cpu_period_and_quota() {
+    let h = host();
+    let l = Limits {
+        cpu_period: Some(50_000),
+        cpu_quota: Some(25_000),
+        ..Default::default()
+    };
+    let r = build(&l, vec![], false, &h).unwrap().unwrap();
+    let c = r.cpu().as_ref().unwrap();
+    assert_eq!((c.period(), c.quota()), (Some(50_000), Some(25_000)));
+    let l = Limits {
+        cpus: Some(1.0),
+        cpu_quota: Some(25_000),
+        ..Default::default()
+    };
+    assert!(build(&l, vec![], false, &h)
+        .unwrap_err()
+        .to_string()
+        .contains("--cpus cannot"));
+    let l = Limits {
+        cpu_period: Some(10),
+        ..Default::default()
+    };
+    assert!(build(&l, vec![], false, &h)
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid --cpu-period"));
+}
