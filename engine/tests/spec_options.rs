@@ -215,3 +215,4 @@ fn umask_no_hosts_and_unsetenv() {
         .to_string()
         .starts_with("invalid --umask"));
 }
+
