@@ -215,4 +215,3 @@ fn umask_no_hosts_and_unsetenv() {
         .to_string()
         .starts_with("invalid --umask"));
 }
-
