@@ -1,7 +1,6 @@
 //! [`generate`]: the order of spec generation. Every option is parsed and
 //! checked first; only then does anything touch the disk.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
@@ -54,35 +53,6 @@ fn user_db(root: BorrowedFd<'_>, planned: &[Planned]) -> Result<(Option<String>,
             .map_err(|e| SpecError::io("reading the container's", target, e))
     };
     Ok((read("passwd")?, read("group")?))
-}
-
-fn oom_score_adj(
-    v: Option<i32>,
-    rootless: bool,
-    warnings: &mut Vec<String>,
-) -> Result<Option<i32>> {
-    let Some(v) = v else { return Ok(None) };
-    if !(-1000..=1000).contains(&v) {
-        return Err(SpecError::invalid(
-            "--oom-score-adj",
-            &v.to_string(),
-            "the value must be between -1000 and 1000",
-        ));
-    }
-    if rootless {
-        // podman 5: an unprivileged process cannot go below its own value.
-        let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        if v < own {
-            warnings.push(format!(
-                "--oom-score-adj {v} raised to {own}: rootless, it cannot be below husk's own"
-            ));
-            return Ok(Some(own));
-        }
-    }
-    Ok(Some(v))
 }
 
 /// Recursively lchowns `path` to `(uid, gid)` (`U`).
@@ -256,7 +226,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
             in_userns: input.rootless,
         },
     )?;
-    let oom = oom_score_adj(o.oom_score_adj, input.rootless, &mut warnings)?;
+    let oom = process::oom_score_adj(o.oom_score_adj, input.rootless, &mut warnings)?;
     let umask = match o.umask.as_deref() {
         None => 0o022,
         Some(m) => u32::from_str_radix(m, 8)
@@ -566,29 +536,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
     r.set_path(input.rootfs.to_path_buf());
     r.set_readonly(Some(o.read_only));
 
-    let mut annotations: HashMap<String, String> = o.annotations.clone().into_iter().collect();
-    let flag = |b: bool| if b { "TRUE" } else { "FALSE" }.to_string();
-    annotations.insert("io.container.manager".into(), "husk".into());
-    annotations.insert("io.podman.annotations.autoremove".into(), flag(o.rm));
-    annotations.insert("io.podman.annotations.init".into(), flag(o.init));
-    annotations.insert(
-        "io.podman.annotations.privileged".into(),
-        flag(o.privileged),
-    );
-    annotations.insert(
-        "org.opencontainers.image.stopSignal".into(),
-        stop_signal.to_string(),
-    );
-    annotations.insert(
-        "org.systemd.property.KillSignal".into(),
-        stop_signal.to_string(),
-    );
-    if o.stop_timeout.is_some() {
-        annotations.insert(
-            "org.systemd.property.TimeoutStopUSec".into(),
-            format!("uint64 {}", stop_timeout.saturating_mul(1_000_000)),
-        );
-    }
+    let annotations = annotations::build(o, stop_signal, stop_timeout);
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.to_owned());

@@ -9,6 +9,7 @@
 //! behind. See docs/spec.md for every default and where husk differs from
 //! podman.
 
+pub mod annotations;
 pub mod anonymous;
 pub mod caps;
 pub mod devices;

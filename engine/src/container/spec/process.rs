@@ -242,6 +242,37 @@ fn chown_at(parent: &OwnedFd, name: &std::ffi::OsStr, (uid, gid): (u32, u32)) ->
     )
 }
 
+/// `--oom-score-adj`, checked; rootless, raised to husk's own value when
+/// below it (an unprivileged process cannot lower it), with a warning.
+pub fn oom_score_adj(
+    v: Option<i32>,
+    rootless: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<i32>> {
+    let Some(v) = v else { return Ok(None) };
+    if !(-1000..=1000).contains(&v) {
+        return Err(SpecError::invalid(
+            "--oom-score-adj",
+            &v.to_string(),
+            "the value must be between -1000 and 1000",
+        ));
+    }
+    if rootless {
+        // podman 5: an unprivileged process cannot go below its own value.
+        let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if v < own {
+            warnings.push(format!(
+                "--oom-score-adj {v} raised to {own}: rootless, it cannot be below husk's own"
+            ));
+            return Ok(Some(own));
+        }
+    }
+    Ok(Some(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
