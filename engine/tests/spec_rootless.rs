@@ -164,3 +164,37 @@ fn rootless_init() {
     assert_eq!(out.code(), 3, "{out}");
     assert!(out.stdout.starts_with("/run/husk-init -- sh -c"), "{out}");
 }
+
+/// Rootless with the host's network: /sys cannot be mounted fresh from a
+/// user namespace, so it is the host's, bound read-only, with /sys/kernel
+/// masked (podman's rule).
+#[test]
+fn rootless_host_network() {
+    let user = rootless_test("rootless_host_network");
+    let mut c = sh(
+        &user,
+        "hostname; ls /sys/kernel | wc -l; grep -E ' /sys(/kernel)? ' /proc/self/mountinfo",
+    );
+    c.opts.network = Some("host".into());
+    c.write();
+    let out = c.run();
+    assert_eq!(out.code(), 0, "{out}");
+    let host_name = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some(host_name.as_str()));
+    assert_eq!(lines.next(), Some("0"), "/sys/kernel masked: {out}");
+    let sys = out
+        .stdout
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/sys"))
+        .unwrap();
+    // The mount is read-only; after " - " a bind shows the host
+    // superblock's options (rw), a fresh read-only sysfs would show ro.
+    assert!(
+        sys.contains(" /sys ro,") && sys.ends_with(" - sysfs sysfs rw"),
+        "{sys}"
+    );
+}
