@@ -458,13 +458,25 @@ pub fn chown_rootfs(c: &Case, um: &[(u32, u32, u32)], gm: &[(u32, u32, u32)]) {
     chown_through(&c.rootfs(), um, gm);
 }
 
-/// Copies the shared libraries `exe` needs (per ldd) into `rootfs` at the
+/// Copies the shared libraries `exe` needs into `rootfs` at the
 /// same paths.
 fn install_libs(exe: &Path, rootfs: &Path) {
-    let out = Command::new("ldd")
+    // The dynamic loader lists what a binary needs (ldd is a script around
+    // it, and not everywhere: the cgroup v2 VM has none).
+    let loader = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"]
+        .into_iter()
+        .find(|l| Path::new(l).exists())
+        .expect("no dynamic loader found to list the init's libraries");
+    let out = Command::new(loader)
+        .arg("--list")
         .arg(exe)
         .output()
-        .expect("ldd is missing");
+        .expect("running the dynamic loader");
+    assert!(
+        out.status.success(),
+        "{loader} --list {}: {out:?}",
+        exe.display()
+    );
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let path = line
             .split_whitespace()

@@ -220,10 +220,13 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         },
         &env::host_env,
     )?;
+    // Limits above the current hard limit need CAP_SYS_RESOURCE in the
+    // initial user namespace: never rootless, and never from inside a user
+    // namespace of the container's own, where the runtime sets them.
     let rlimits = rlimits::build(
         &o.ulimits,
         &rlimits::RealHost {
-            in_userns: input.rootless,
+            in_userns: input.rootless || own_userns,
         },
     )?;
     let oom = process::oom_score_adj(o.oom_score_adj, input.rootless, &mut warnings)?;

@@ -3,7 +3,9 @@
 //! podman asks for `nofile` 1048576 and `nproc` `pid_max` (from
 //! containers.conf's default ulimits, else 1048576) and, since podman 5,
 //! clamps those defaults to its own current limits when it runs in a user
-//! namespace or lacks CAP_SYS_RESOURCE. podman 4.3 did not clamp, which is
+//! namespace or lacks CAP_SYS_RESOURCE. husk also clamps when the
+//! container has a user namespace of its own: the runtime sets the limits
+//! inside it, where CAP_SYS_RESOURCE does not count. podman 4.3 did not clamp, which is
 //! why it fails on hosts like the test host (nofile hard limit 20000, no
 //! CAP_SYS_RESOURCE for root). husk applies podman 5's clamping to the
 //! defaults and checks the user's own values against what can be set,
@@ -93,7 +95,8 @@ pub trait Host {
 /// The real host: getrlimit(2), capget(2) and procfs.
 #[derive(Debug, Clone, Copy)]
 pub struct RealHost {
-    /// Running in a user namespace (rootless): raising is never possible,
+    /// The limits are set inside a user namespace (husk runs rootless, or
+    /// the container has one of its own): raising is never possible,
     /// whatever the capabilities say (rlimits are checked against the
     /// initial user namespace).
     pub in_userns: bool,
