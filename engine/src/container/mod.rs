@@ -4,11 +4,14 @@
 pub mod cleanup;
 pub mod error;
 pub mod id;
+pub mod init;
 pub mod inspect;
 pub mod live;
 pub mod lookup;
 pub mod options;
+pub mod passwd;
 pub mod remove;
 pub mod rootfs;
+pub mod spec;
 pub mod stop;
 pub mod wait;

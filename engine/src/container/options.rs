@@ -29,6 +29,15 @@ pub struct ContainerOptions {
     pub env_files: Vec<PathBuf>,
     /// `--env-host`: start from the host's environment.
     pub env_host: bool,
+    /// `--unsetenv`: default or image variables to remove (podman 5).
+    pub unsetenv: Vec<String>,
+    /// `--unsetenv-all`: remove every default and image variable.
+    pub unsetenv_all: bool,
+    /// `--http-proxy` (podman's default, `None`, is true: the host's
+    /// http_proxy, https_proxy, ftp_proxy and no_proxy pass through).
+    pub http_proxy: Option<bool>,
+    /// `--umask` (octal, podman's default 0022).
+    pub umask: Option<String>,
     /// `-w/--workdir`.
     pub workdir: Option<String>,
     /// `-u/--user`: `user`, `uid`, `user:group`, `uid:gid`.
@@ -78,6 +87,10 @@ pub struct ContainerOptions {
     pub pids_limit: Option<i64>,
     /// `--cpus`.
     pub cpus: Option<f64>,
+    /// `--cpu-period` (microseconds).
+    pub cpu_period: Option<u64>,
+    /// `--cpu-quota` (microseconds per period, -1 unlimited).
+    pub cpu_quota: Option<i64>,
     /// `--cpu-shares`.
     pub cpu_shares: Option<u64>,
     /// `--cpuset-cpus`.
@@ -135,6 +148,8 @@ pub struct ContainerOptions {
     pub pod: Option<String>,
     /// `--add-host` (`name:ip`).
     pub add_hosts: Vec<String>,
+    /// `--no-hosts`: leave the image's /etc/hosts alone.
+    pub no_hosts: bool,
     /// `--dns` servers.
     pub dns: Vec<String>,
     /// `--dns-search` domains.

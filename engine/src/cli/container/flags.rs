@@ -226,6 +226,27 @@ pub struct CreateFlags {
     /// Working directory.
     #[arg(short = 'w', long, value_name = "DIR")]
     pub workdir: Option<String>,
+    /// Remove a default or image environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub unsetenv: Vec<String>,
+    /// Remove every default and image environment variable.
+    #[arg(long = "unsetenv-all")]
+    pub unsetenv_all: bool,
+    /// Pass the host's proxy variables into the container.
+    #[arg(long = "http-proxy", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub http_proxy: Option<bool>,
+    /// The container's umask (octal).
+    #[arg(long, value_name = "MASK")]
+    pub umask: Option<String>,
+    /// CPU CFS period (microseconds).
+    #[arg(long = "cpu-period", value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (microseconds per period).
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Leave the image's /etc/hosts alone.
+    #[arg(long = "no-hosts")]
+    pub no_hosts: bool,
 }
 
 fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
@@ -392,6 +413,13 @@ impl CreateFlags {
             dns_options: self.dns_option.clone(),
             oom_score_adj: self.oom_score_adj,
             restart: self.restart.clone(),
+            unsetenv: self.unsetenv.clone(),
+            unsetenv_all: self.unsetenv_all,
+            http_proxy: self.http_proxy,
+            umask: self.umask.clone(),
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            no_hosts: self.no_hosts,
             accepted,
         })
     }
