@@ -1,10 +1,19 @@
 //! The `husk` binary: the engine's command line, and the modes in which it
-//! re-executes itself (the per-container shim).
+//! re-executes itself (the per-container shim, and `--init` inside a
+//! container, recognised by argv[0]).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Before anything else: the init forks and waits with sigwaitinfo, so
+    // no thread may exist yet.
+    if args
+        .first()
+        .is_some_and(|a0| husk_engine::container::init::is_init_argv0(a0))
+    {
+        return husk_engine::container::init::init_main(args);
+    }
     if args.get(1).is_some_and(|a| a == husk_shim::SHIM_MODE_ARG) {
         return husk_shim::entry(args.into_iter().skip(2).collect());
     }

@@ -15,6 +15,7 @@ pub mod exec;
 pub mod hooks;
 pub mod id;
 pub mod idmap;
+pub mod loopback;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

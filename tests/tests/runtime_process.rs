@@ -199,3 +199,22 @@ fn oom_score_adj_and_no_new_privileges_are_applied() {
         "no_new_privs not set: {out}"
     );
 }
+
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    let rt = Runtime::new();
+    // The default bundle has a new network namespace: lo is up and a TCP
+    // connection to 127.0.0.1 goes through (the client retries until the
+    // listener is there).
+    let script = "cat /sys/class/net/lo/flags; nc -l -p 7777 >/tmp/got & \
+        for i in $(seq 50); do echo pong | nc 127.0.0.1 7777 && break; sleep 0.1; done; \
+        wait; cat /tmp/got";
+    let b = Bundle::new("busybox", &["sh", "-c", script]);
+    let out = rt.run(&b, &unique("lo"));
+    out.ok();
+    let mut lines = out.stdout.lines();
+    let flags =
+        u32::from_str_radix(lines.next().unwrap().trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is not up: {out}");
+    assert_eq!(lines.next(), Some("pong"), "{out}");
+}

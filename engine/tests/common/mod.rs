@@ -73,27 +73,10 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
-/// The `--init` binary (`examples/husk_init.rs`), next to the test binary's
-/// `deps/` directory or in `$HUSK_TARGET_DIR/examples`.
+/// The `--init` binary: husk itself, which runs its init when started as
+/// `/run/husk-init` (cargo builds it for these tests).
 pub fn init_binary() -> PathBuf {
-    let dir = match std::env::var_os("HUSK_TARGET_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => {
-            let exe = std::env::current_exe().unwrap();
-            let mut d = exe.parent().unwrap().to_path_buf();
-            if d.ends_with("deps") {
-                d.pop();
-            }
-            d
-        }
-    };
-    let p = dir.join("examples/husk_init");
-    assert!(
-        p.is_file(),
-        "{} not found: build it with `cargo build -p husk-engine --examples` (cargo test does)",
-        p.display()
-    );
-    p
+    PathBuf::from(env!("CARGO_BIN_EXE_husk"))
 }
 
 /// A 64-hex container id, unique per call.

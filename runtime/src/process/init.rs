@@ -390,6 +390,10 @@ fn setup(a: &InitArgs<'_>) -> Result<(PathBuf, Trampoline)> {
     if plan.new.contains(CloneFlags::CLONE_NEWNS) {
         prepare_rootfs(a, in_userns)?;
     }
+    if plan.new.contains(CloneFlags::CLONE_NEWNET) {
+        let _t = crate::trace::span("init.loopback");
+        crate::loopback::up()?;
+    }
     let t = crate::trace::span("init.hostname-sysctl");
     if plan.new.contains(CloneFlags::CLONE_NEWUTS) {
         if let Some(h) = a.spec.hostname() {
