@@ -6,3 +6,4 @@
 //! direction: engine -> shim -> runtime; nothing depends on the engine.
 
 pub mod image;
+pub mod storage;
