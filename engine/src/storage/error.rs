@@ -72,7 +72,7 @@ pub enum StorageError {
         kind: EntryError,
     },
     /// The layer stream is not a valid (compressed) tar.
-    #[error("layer {layer}: corrupt layer stream {where_}: {source}", where_ = after_entry(.after))]
+    #[error("layer {layer}: corrupt layer stream {where_}: {why}", where_ = after_entry(.after), why = short(.source))]
     CorruptTar {
         /// The layer blob.
         layer: Digest,
@@ -163,6 +163,16 @@ pub enum StorageError {
         /// Why.
         reason: String,
     },
+}
+
+/// An error's text cut to a readable length: tar readers quote the garbage
+/// they found.
+fn short(e: &io::Error) -> String {
+    let t = e.to_string();
+    match t.char_indices().nth(120) {
+        Some((i, _)) => format!("{}...", &t[..i]),
+        None => t,
+    }
 }
 
 fn after_entry(after: &Option<String>) -> String {
