@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::image::digest::{Algorithm, Digest, Digester};
 
 use super::blob_writer::{BlobWriter, TmpMode};
+use super::compress::{CompressedLayer, GzipLayerWriter};
 use super::error::{io_err, BoxError, Result, StorageError};
 use super::lock::{lock_name, Lock, LockMode};
 
@@ -196,6 +197,20 @@ impl BlobStore {
         w.write_all(bytes)
             .map_err(io_err("writing", self.path(&d)))?;
         w.commit()
+    }
+
+    /// Compresses a layer tar husk made (an import, a commit) with gzip into
+    /// a new blob; returns its digest, size and diff id.
+    pub fn import_layer(&self, mut tar: impl Read) -> Result<CompressedLayer> {
+        let w = self.writer_new()?;
+        let mut gz = GzipLayerWriter::new(w);
+        io::copy(&mut tar, &mut gz).map_err(io_err("compressing a layer into", &self.tmp))?;
+        let (layer, w) = gz
+            .finish()
+            .map_err(io_err("compressing a layer into", &self.tmp))?;
+        let digest = w.commit()?;
+        debug_assert_eq!(digest, layer.digest);
+        Ok(layer)
     }
 
     /// Stores the blob `digest` unless it is stored already, running

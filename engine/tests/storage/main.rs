@@ -6,6 +6,7 @@
 mod blobs;
 mod common;
 mod crash;
+mod measure;
 mod rootfs;
 mod rootless;
 mod unpack;

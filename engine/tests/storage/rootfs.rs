@@ -256,3 +256,110 @@ fn an_upper_dir_exports_as_a_layer_with_oci_whiteouts() {
     assert!(!names.iter().any(|n| n.contains("work")));
     cleanup(&s);
 }
+
+#[test]
+fn a_busy_overlay_is_detached() {
+    require_root("a_busy_overlay_is_detached");
+    let (_t, s, merged) = container("busybox", Driver::Overlay);
+    let held = std::fs::File::open(merged.join("etc/passwd")).unwrap();
+    assert!(s.containers().unmount("c1").unwrap());
+    assert!(!s.containers().is_mounted("c1").unwrap());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&merged.display().to_string()),
+        "still in the mount table"
+    );
+    drop(held);
+    cleanup(&s);
+}
+
+#[test]
+fn more_layers_than_one_page_of_absolute_lowerdirs() {
+    require_root("more_layers_than_one_page_of_absolute_lowerdirs");
+    use husk_engine::image::digest::Digest;
+    use husk_engine::image::media::Compression;
+    use husk_tests::fixtures::layer::{Entry, TarBuilder};
+    let (_t, s) = store(Some(Driver::Overlay));
+    let mut parent = None;
+    let n = 120;
+    for i in 0..n {
+        let mut tb = TarBuilder::new();
+        tb.entries(&[
+            Entry::dir("layers", 0o755),
+            Entry::file(&format!("layers/{i:03}"), 0o644, format!("{i}\n")),
+        ])
+        .unwrap();
+        let tar = tb.finish();
+        let l = s
+            .layers()
+            .ensure_from(
+                parent.as_ref(),
+                &Digest::sha256_of(&tar),
+                None,
+                Compression::None,
+                &tar[..],
+            )
+            .unwrap();
+        parent = Some(l.chain_id);
+    }
+    s.containers()
+        .create("c1", parent.as_ref(), Driver::Overlay)
+        .unwrap();
+    let merged = s.containers().mount("c1").unwrap();
+    assert_eq!(std::fs::read_dir(merged.join("layers")).unwrap().count(), n);
+    assert_eq!(
+        std::fs::read_to_string(merged.join("layers/000")).unwrap(),
+        "0\n"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mounts
+        .lines()
+        .find(|l| l.contains(&merged.display().to_string()))
+        .unwrap();
+    assert!(
+        line.contains("lowerdir=l/"),
+        "expected relative short lowerdirs: {line}"
+    );
+    cleanup(&s);
+}
+
+#[test]
+fn an_upper_dir_becomes_a_layer_again() {
+    require_root("an_upper_dir_becomes_a_layer_again");
+    let (_t, s, merged) = container("layered", Driver::Overlay);
+    edit(&merged);
+    let c = s.containers().get("c1").unwrap();
+    let opts = ExportOptions {
+        layer_diff: true,
+        ..ExportOptions::default()
+    };
+    let tar = storage::export_tree(&s.containers().changes_path(&c), Vec::new(), &opts).unwrap();
+    let blob = s.blobs().import_layer(&tar[..]).unwrap();
+    assert_eq!(
+        blob.diff_id,
+        husk_engine::image::digest::Digest::sha256_of(&tar)
+    );
+    assert_eq!(s.blobs().size(&blob.digest).unwrap(), blob.size);
+    let src = storage::LayerSource {
+        blob: blob.digest.clone(),
+        compression: husk_engine::image::media::Compression::Gzip,
+        diff_id: blob.diff_id.clone(),
+    };
+    let l = s
+        .layers()
+        .ensure(s.blobs(), Some(&c.layers[0]), &src)
+        .unwrap();
+    s.containers()
+        .create("c2", Some(&l.chain_id), Driver::Overlay)
+        .unwrap();
+    let m2 = s.containers().mount("c2").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(m2.join("data/new.txt")).unwrap(),
+        "new"
+    );
+    assert!(!m2.join("etc/passwd").exists());
+    assert!(!m2.join("opt/replaced").exists());
+    assert!(m2.join("etc/group").exists());
+    assert!(s.containers().remove("c2").unwrap());
+    cleanup(&s);
+}

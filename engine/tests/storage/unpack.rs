@@ -77,6 +77,73 @@ fn busybox_layer_is_the_expected_tree() {
 }
 
 #[test]
+fn mtimes_survive_for_files_dirs_and_links() {
+    require_root("mtimes_survive_for_files_dirs_and_links");
+    let (_t, s, layers) = unpack_image("layered");
+    let want = husk_tests::fixtures::layer::FIXTURE_MTIME as i64;
+    let base = s.layers().diff_path(&layers[0].chain_id);
+    let l2 = s.layers().diff_path(&layers[2].chain_id);
+    for p in [
+        base.join("bin/busybox"),
+        base.join("bin/sh"),
+        base.join("etc"),
+        base.join("tmp"),
+        l2.join("data"),
+        l2.join("data/fifo"),
+        l2.join("data/rel-link"),
+        l2.join("home/user/private"),
+    ] {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(m.mtime(), want, "{}", p.display());
+    }
+}
+
+#[test]
+fn gnu_long_names_and_long_link_targets() {
+    require_root("gnu_long_names_and_long_link_targets");
+    let long_dir = "d".repeat(120);
+    let long_file = format!("{long_dir}/{}", "f".repeat(140));
+    let long_target = format!("/{}", "t".repeat(200));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o640);
+    h.set_size(3);
+    h.set_mtime(1_000_000_000);
+    b.append_data(&mut h, &long_file, &b"abc"[..]).unwrap();
+    let mut l = tar::Header::new_gnu();
+    l.set_entry_type(tar::EntryType::Symlink);
+    l.set_size(0);
+    b.append_link(&mut l, format!("{long_dir}/link"), &long_target)
+        .unwrap();
+    let mut hl = tar::Header::new_gnu();
+    hl.set_entry_type(tar::EntryType::Link);
+    hl.set_size(0);
+    b.append_link(&mut hl, "hard", &long_file).unwrap();
+    let tar = b.into_inner().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    storage::unpack(
+        &tar[..],
+        dir.path(),
+        &Digest::sha256_of(&tar),
+        &UnpackOptions::rootful(),
+    )
+    .unwrap();
+    let f = dir.path().join(&long_file);
+    assert_eq!(std::fs::read(&f).unwrap(), b"abc");
+    let m = std::fs::metadata(&f).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.mtime()), (0o640, 1_000_000_000));
+    assert_eq!(
+        std::fs::read_link(dir.path().join(&long_dir).join("link")).unwrap(),
+        Path::new(&long_target)
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("hard")).unwrap().ino(),
+        m.ino()
+    );
+}
+
+#[test]
 fn whiteouts_become_overlay_whiteouts_without_wh_files() {
     require_root("whiteouts_become_overlay_whiteouts_without_wh_files");
     let (_t, s, layers) = unpack_image("layered");

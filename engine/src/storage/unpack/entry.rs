@@ -49,8 +49,6 @@ pub(super) enum EntryKind {
     Fifo,
     Char,
     Block,
-    /// A PAX global header: no file.
-    Skip,
 }
 
 fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> EntryError {
@@ -118,9 +116,6 @@ impl<'a> Unpacker<'a> {
             device,
             size,
         } = *item;
-        if kind == EntryKind::Skip {
-            return Ok(());
-        }
         self.entries += 1;
         if rel.is_empty() {
             if kind != EntryKind::Dir {
@@ -166,7 +161,6 @@ impl<'a> Unpacker<'a> {
                 }
                 self.node(pfd, &cname, meta, ifmt, libc::makedev(major, minor))
             }
-            EntryKind::Skip => Ok(()),
         }
     }
 

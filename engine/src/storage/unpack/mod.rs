@@ -193,7 +193,9 @@ fn one_entry<R: Read>(u: &mut Unpacker, entry: &mut tar::Entry<R>) -> Result<(),
         T::Fifo => EntryKind::Fifo,
         T::Char => EntryKind::Char,
         T::Block => EntryKind::Block,
-        T::XGlobalHeader => EntryKind::Skip,
+        // Global PAX headers set defaults husk does not use; nothing else
+        // about them (owner, mode) matters.
+        T::XGlobalHeader => return Ok(()),
         T::GNUSparse => return Err(EntryError::Unsupported("GNU sparse file".into())),
         other => {
             return Err(EntryError::Unsupported(format!(
@@ -209,16 +211,14 @@ fn one_entry<R: Read>(u: &mut Unpacker, entry: &mut tar::Entry<R>) -> Result<(),
             source: e,
         }
     };
-    let mode = header.mode().map_err(bad_field("reading the mode"))? & 0o7777;
-    let uid = header.uid().map_err(bad_field("reading the uid"))?;
-    let gid = header.gid().map_err(bad_field("reading the gid"))?;
-    let mut mtime = sys::timespec(
-        header
-            .mtime()
-            .map_err(bad_field("reading the mtime"))?
-            .min(i64::MAX as u64) as i64,
-        0,
-    );
+    let raw = header.as_bytes();
+    let mode = lenient(header.mode().map(u64::from), &raw[100..108])
+        .map_err(bad_field("reading the mode"))? as u32
+        & 0o7777;
+    let uid = lenient(header.uid(), &raw[108..116]).map_err(bad_field("reading the uid"))?;
+    let gid = lenient(header.gid(), &raw[116..124]).map_err(bad_field("reading the gid"))?;
+    let mtime = lenient(header.mtime(), &raw[136..148]).map_err(bad_field("reading the mtime"))?;
+    let mut mtime = sys::timespec(mtime.min(i64::MAX as u64) as i64, 0);
     let device = if matches!(kind, EntryKind::Char | EntryKind::Block) {
         (
             header
@@ -275,6 +275,16 @@ fn one_entry<R: Read>(u: &mut Unpacker, entry: &mut tar::Entry<R>) -> Result<(),
         size,
     };
     u.create(&item, entry)
+}
+
+/// A numeric header field, with an empty one (all NUL or spaces, as some
+/// writers leave fields they do not use) read as 0 like GNU tar and Go do.
+fn lenient(parsed: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// A PAX time (`1234567890.5`, `-12.25`) as a timespec.
