@@ -330,6 +330,15 @@ impl ContainerStore {
         staging::remove_dir_atomically(dir.as_fd(), id, &self.tmp, &self.container_dir(id))
     }
 
+    /// Bytes of file data the container itself holds: its upper directory
+    /// (overlay) or its whole copy (vfs).
+    pub fn size(&self, id: &str) -> Result<u64> {
+        let c = self.get(id)?;
+        let p = self.changes_path(&c);
+        let fd = sys::open_dir(&p).map_err(io_err("opening", &p))?;
+        sys::disk_usage(fd.as_fd()).map_err(io_err("measuring", &p))
+    }
+
     /// What the container changed relative to its image, for `husk diff`:
     /// sorted, `A` added, `C` changed, `D` deleted.
     pub fn changes(&self, id: &str) -> Result<Vec<Change>> {

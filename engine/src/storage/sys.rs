@@ -393,3 +393,23 @@ pub(crate) fn empty_dir(dir: BorrowedFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Bytes of regular file data under `dir` (each inode once), without
+/// following links: what `husk ps --size` shows for a container.
+pub(crate) fn disk_usage(dir: BorrowedFd) -> io::Result<u64> {
+    fn walk(dir: BorrowedFd, seen: &mut std::collections::HashSet<(u64, u64)>) -> io::Result<u64> {
+        let mut total = 0;
+        for name in list_dir(dir)? {
+            let st = lstatat(dir, &name)?;
+            match Kind::of(st.st_mode) {
+                Kind::Dir => total += walk(open_dir_at(dir, &name)?.as_fd(), seen)?,
+                Kind::File if st.st_nlink <= 1 || seen.insert((st.st_dev, st.st_ino)) => {
+                    total += st.st_size as u64
+                }
+                _ => {}
+            }
+        }
+        Ok(total)
+    }
+    walk(dir, &mut std::collections::HashSet::new())
+}

@@ -212,6 +212,7 @@ fn helper_entry() {
         "blob-write" => crate::crash::helper_blob_write(&env),
         "ensure-layer" => crate::crash::helper_ensure_layer(&env),
         "rootless" => crate::rootless::helper_rootless(&env),
+        "pull" => crate::measure::helper_pull(&env),
         other => panic!("unknown helper mode {other}"),
     }
 }

@@ -57,3 +57,105 @@ fn measure() {
         }
     }
 }
+
+#[test]
+#[ignore = "prints timings; run by hand"]
+fn measure_inflate() {
+    use std::io::Read;
+    let img = fixture("busybox");
+    let path = img.blob_path(&img.layers[0].digest);
+    let blob = std::fs::read(path).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        let mut r = husk_engine::storage::decompress(
+            &blob[..],
+            husk_engine::image::media::Compression::Gzip,
+        )
+        .unwrap();
+        let mut buf = vec![0; 256 * 1024];
+        let mut n = 0;
+        loop {
+            let k = r.read(&mut buf).unwrap();
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        times.push(t.elapsed());
+        assert!(n > blob.len());
+    }
+    times.sort();
+    println!(
+        "inflate busybox layer ({} bytes): {:.2?}",
+        blob.len(),
+        times[4]
+    );
+}
+
+/// Helper: one pull of an OCI layout into a fresh store, as a process.
+pub fn helper_pull(env: &std::collections::HashMap<String, String>) {
+    let s = Store::open(std::path::Path::new(&env["STORE"]), StoreOptions::rootful()).unwrap();
+    let img = crate::common::read_layout(std::path::Path::new(&env["LAYOUT"]));
+    img.import(&s);
+    s.ensure_image_layers(&img.sources()).unwrap();
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore = "prints timings; run by hand"]
+fn measure_against_skopeo() {
+    let skopeo = husk_tests::tools::skopeo().unwrap();
+    for image in ["busybox", "layered"] {
+        let layout = husk_tests::fixtures::cached(image).layout_dir;
+        let (mut husk, mut sk) = (Vec::new(), Vec::new());
+        for round in 0..11 {
+            let t = tempfile::tempdir().unwrap();
+            let start = Instant::now();
+            let st = crate::common::helper_command(
+                "pull",
+                &[
+                    ("STORE", t.path().join("husk").display().to_string()),
+                    ("LAYOUT", layout.display().to_string()),
+                ],
+            )
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+            let h = start.elapsed();
+            assert!(st.success());
+            let dest = format!(
+                "containers-storage:[overlay@{}+{}]{image}:latest",
+                t.path().join("cs").display(),
+                t.path().join("run").display()
+            );
+            let start = Instant::now();
+            let st = std::process::Command::new(&skopeo)
+                .args(["copy", "--quiet"])
+                .arg(format!("oci:{}:latest", layout.display()))
+                .arg(&dest)
+                .status()
+                .unwrap();
+            let s = start.elapsed();
+            assert!(st.success());
+            // containers/storage leaves its overlay directory mounted.
+            let m =
+                std::ffi::CString::new(t.path().join("cs/overlay").display().to_string()).unwrap();
+            // SAFETY: umount2 with a valid C string.
+            unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+            if round > 0 {
+                husk.push(h);
+                sk.push(s);
+            }
+        }
+        println!(
+            "pull {image} from an OCI layout, process wall clock, median of 10: husk store {:.1?}, skopeo copy to containers-storage overlay {:.1?}",
+            median(husk),
+            median(sk)
+        );
+    }
+}

@@ -137,7 +137,12 @@ fn changes_from_overlay_upper() {
     use ChangeKind::*;
     let (_t, s, merged) = container("layered", Driver::Overlay);
     assert!(s.containers().changes("c1").unwrap().is_empty());
+    assert_eq!(s.containers().size("c1").unwrap(), 0);
     edit(&merged);
+    assert_eq!(
+        s.containers().size("c1").unwrap(),
+        (3 + "kept, then changed\n".len()) as u64
+    );
     // rm -rf + mkdir: overlay makes an opaque directory.
     std::fs::remove_dir_all(merged.join("home/user")).unwrap();
     std::fs::create_dir(merged.join("home/user")).unwrap();
