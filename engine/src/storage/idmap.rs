@@ -103,6 +103,16 @@ impl IdMap {
         back(&self.gids, stored)
     }
 
+    /// The stored owner of the image's root (container 0:0) when ids are
+    /// shifted; None when they are stored unchanged (or 0 is not mapped),
+    /// so directories the store makes itself need no chown.
+    pub fn shifted_root(&self) -> Option<(u32, u32)> {
+        if self.is_identity() {
+            return None;
+        }
+        Some((self.uid(0)?, self.gid(0)?))
+    }
+
     /// Whether container ids are stored unchanged.
     pub fn is_identity(&self) -> bool {
         self.uids
@@ -193,6 +203,8 @@ mod tests {
         assert_eq!(shifted.uid_back(101_000), Some(1000));
         assert_eq!(shifted.uid_back(5), None);
         assert!(!shifted.is_identity());
+        assert_eq!(shifted.shifted_root(), Some((100_000, 100_000)));
+        assert_eq!(m.shifted_root(), None);
         assert_eq!(IdMap::identity().uid(4_000_000_000), Some(4_000_000_000));
     }
 

@@ -247,6 +247,10 @@ impl LayerStore {
         let diff_path = stage.path().join(DIFF);
         sys::mkdirat(stage.fd(), c"diff", 0o755).map_err(io_err("creating", &diff_path))?;
         let diff = sys::open_dir_at(stage.fd(), c"diff").map_err(io_err("opening", &diff_path))?;
+        if let Some((uid, gid)) = self.opts.ids.shifted_root() {
+            sys::fchown(diff.as_fd(), uid, gid)
+                .map_err(io_err("setting the owner of", &diff_path))?;
+        }
         let stream =
             decompress(blob_stream, compression).map_err(|source| StorageError::CorruptTar {
                 layer: label.clone(),

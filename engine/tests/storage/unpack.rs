@@ -480,3 +480,59 @@ fn unreferenced_layers_go_parents_of_kept_ones_stay() {
     assert!(s.layers().remove(&multi[1].chain_id).unwrap());
     assert!(!s.layers().remove(&multi[1].chain_id).unwrap());
 }
+
+#[test]
+fn a_shifted_id_map_stores_shifted_owners_and_exports_image_ids() {
+    require_root("a_shifted_id_map_stores_shifted_owners_and_exports_image_ids");
+    use husk_engine::storage::{ExportOptions, IdRange};
+    let range = |len| {
+        vec![IdRange {
+            container: 0,
+            stored: 100_000,
+            len,
+        }]
+    };
+    let ids = IdMap {
+        uids: range(65536),
+        gids: range(65536),
+    };
+    let opts = UnpackOptions {
+        ids: ids.clone(),
+        ..UnpackOptions::rootful()
+    };
+    let img = fixture("layered");
+    let t = tempfile::tempdir().unwrap();
+    let l2 = &img.layers[2];
+    let blob = std::fs::File::open(img.blob_path(&l2.digest)).unwrap();
+    storage::unpack(
+        storage::decompress(blob, Compression::Gzip).unwrap(),
+        t.path(),
+        &l2.digest,
+        &opts,
+    )
+    .unwrap();
+    let owned = std::fs::metadata(t.path().join("home/user/owned.txt")).unwrap();
+    assert_eq!((owned.uid(), owned.gid()), (101_000, 101_000));
+    let data = std::fs::metadata(t.path().join("data")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (100_000, 100_000));
+    let tar = storage::export_tree(
+        t.path(),
+        Vec::new(),
+        &ExportOptions {
+            ids,
+            ..ExportOptions::default()
+        },
+    )
+    .unwrap();
+    let mut ar = tar::Archive::new(&tar[..]);
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let uid = e.header().uid().unwrap();
+        if name == "home/user/owned.txt" {
+            assert_eq!(uid, 1000);
+        } else if name == "data/" {
+            assert_eq!(uid, 0);
+        }
+    }
+}

@@ -186,9 +186,9 @@ impl<'a> Unpacker<'a> {
         Ok(())
     }
 
-    /// Opens (creating missing directories, 0755 root-owned like other
-    /// engines do) the parent directory `rel`, refusing symlinks and
-    /// non-directories on the way.
+    /// Opens (creating missing directories, 0755 and owned by the image's
+    /// root, as other engines do) the parent directory `rel`, refusing
+    /// symlinks and non-directories on the way.
     fn parent_dir(&mut self, rel: &[u8]) -> Result<Rc<OwnedFd>, EntryError> {
         if rel.is_empty() {
             return Ok(Rc::clone(&self.root));
@@ -222,7 +222,11 @@ impl<'a> Unpacker<'a> {
                         Err(e) if errno(&e) == libc::EEXIST => {}
                         Err(e) => return Err(io("creating a parent directory")(e)),
                     }
-                    sys::open_dir_at(at, &c).map_err(|e| self.path_error(rel, e))?
+                    let fd = sys::open_dir_at(at, &c).map_err(|e| self.path_error(rel, e))?;
+                    if let Some((uid, gid)) = self.opts.ids.shifted_root() {
+                        sys::fchown(fd.as_fd(), uid, gid).map_err(io("setting the owner"))?;
+                    }
+                    fd
                 }
                 Err(e) => return Err(self.path_error(rel, e)),
             };
