@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{io_err, Result, StorageError};
+use super::error::{io_err, Result};
 use super::overlay::{self, OverlayMount};
 use super::staging::Staging;
 use super::sys;
@@ -101,13 +101,16 @@ pub(crate) fn probe_cached(root: &Path, rootless: bool) -> Result<Probe> {
         }
     }
     let p = probe(&root.join("tmp"), rootless)?;
-    let json = serde_json::to_vec_pretty(&p).map_err(|e| StorageError::BadMetadata {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let tmp = root.join(super::staging::unique_name("driver.json"));
-    std::fs::write(&tmp, json).map_err(io_err("writing", &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io_err("writing", &path))?;
+    // The cache only saves the next probe: failing to write it (a read-only
+    // root, a racing sweep) costs nothing but time.
+    if let Ok(json) = serde_json::to_vec_pretty(&p) {
+        let tmp = root
+            .join("tmp")
+            .join(super::staging::unique_name("driver.json"));
+        if std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
     Ok(p)
 }
 

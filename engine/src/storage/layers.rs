@@ -408,7 +408,29 @@ impl LayerStore {
                 removed.push(id);
             }
         }
+        self.remove_dangling_links()?;
         Ok(removed)
+    }
+
+    /// Removes short links whose layer is gone (a process killed between
+    /// making the link and renaming its layer into place leaves one).
+    fn remove_dangling_links(&self) -> Result<()> {
+        let dir = sys::open_dir(&self.links).map_err(io_err("opening", &self.links))?;
+        for name in sys::list_dir(dir.as_fd()).map_err(io_err("listing", &self.links))? {
+            let Ok(target) = sys::readlinkat(dir.as_fd(), &name) else {
+                continue;
+            };
+            // `../<hex>/diff`: is `<root>/layers/<hex>` there?
+            let hex = target
+                .strip_prefix(b"../")
+                .and_then(|t| t.strip_suffix(b"/diff"))
+                .map(|h| String::from_utf8_lossy(h).into_owned());
+            let alive = hex.is_some_and(|h| self.dir.join(h).join(META).is_file());
+            if !alive {
+                let _ = sys::unlinkat(dir.as_fd(), &name, false);
+            }
+        }
+        Ok(())
     }
 }
 

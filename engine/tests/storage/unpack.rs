@@ -459,6 +459,9 @@ fn unreferenced_layers_go_parents_of_kept_ones_stay() {
     assert_eq!(multi[0].chain_id, layered[0].chain_id);
     let e = s.layers().remove(&layered[0].chain_id).unwrap_err();
     assert!(e.to_string().contains("parent of layer"), "{e}");
+    // A link left by a process killed before its rename goes with the
+    // collection.
+    std::os::unix::fs::symlink("../0000/diff", s.root().join("layers/l/dangling")).unwrap();
     let keep: HashSet<ChainId> = [multi[1].chain_id.clone()].into();
     let removed = s.remove_unreferenced_layers(&keep).unwrap();
     assert_eq!(removed.len(), 4, "{removed:?}");
@@ -474,6 +477,8 @@ fn unreferenced_layers_go_parents_of_kept_ones_stay() {
     want.sort();
     assert_eq!(left, want);
     assert!(!s.layers().link_path(&layered[4].chain_id).exists());
+    assert!(std::fs::symlink_metadata(s.root().join("layers/l/dangling")).is_err());
+    assert!(s.layers().link_path(&multi[1].chain_id).join(".").is_dir());
     assert!(tree(&s.root().join("tmp")).is_empty());
     let lineage = s.layers().lineage(&multi[1].chain_id).unwrap();
     assert_eq!(lineage.len(), 2);
