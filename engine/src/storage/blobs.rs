@@ -218,13 +218,14 @@ impl BlobStore {
     /// first caller takes the blob's lock and downloads; concurrent callers
     /// wait for the lock and find the blob. `download` writes the blob's
     /// bytes into the writer it is given; its error is returned as
-    /// [`StorageError::Fetch`] and nothing is stored. A stored blob of the
-    /// wrong size (damaged) is replaced.
+    /// [`StorageError::Fetch`] and nothing is stored. A stored blob whose
+    /// size differs is replaced when it is damaged; when it is intact the
+    /// descriptor is wrong, and that is a [`StorageError::SizeMismatch`].
     pub fn fetch_once<F>(&self, digest: &Digest, size: Option<u64>, download: F) -> Result<Fetched>
     where
         F: FnOnce(&mut dyn Write) -> std::result::Result<(), BoxError>,
     {
-        if self.present(digest, size)? {
+        if self.present(digest, size, false)? {
             return Ok(Fetched::Present);
         }
         let key = format!("{}-{}", digest.algorithm().name(), digest.hex());
@@ -234,7 +235,7 @@ impl BlobStore {
             LockMode::Exclusive,
             true,
         )?;
-        if self.present(digest, size)? {
+        if self.present(digest, size, true)? {
             return Ok(Fetched::Present);
         }
         let mut w = self.writer(digest, size)?;
@@ -255,17 +256,33 @@ impl BlobStore {
         Ok(Fetched::Written)
     }
 
-    /// Whether the blob is stored with the right size; a wrong-sized one is
-    /// removed.
-    fn present(&self, digest: &Digest, size: Option<u64>) -> Result<bool> {
-        match (std::fs::metadata(self.path(digest)), size) {
-            (Ok(m), Some(want)) if m.len() != want => {
-                self.remove(digest)?;
-                Ok(false)
-            }
-            (Ok(m), _) => Ok(m.is_file()),
-            (Err(e), _) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            (Err(e), _) => Err(io_err("reading", self.path(digest))(e)),
+    /// Whether the blob is stored with the size `size` says (any size when
+    /// None). Only with the blob's lock held (`locked`) is a stored blob of
+    /// another size looked at closer: if it still hashes to its digest the
+    /// descriptor is wrong (an error; the blob stays for the images that
+    /// have it right), otherwise it is damaged and removed for a refetch.
+    fn present(&self, digest: &Digest, size: Option<u64>, locked: bool) -> Result<bool> {
+        let have = match std::fs::metadata(self.path(digest)) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("reading", self.path(digest))(e)),
+        };
+        match size {
+            None => Ok(true),
+            Some(want) if want == have => Ok(true),
+            Some(_) if !locked => Ok(false),
+            Some(want) => match self.verify(digest) {
+                Ok(()) => Err(StorageError::SizeMismatch {
+                    digest: digest.clone(),
+                    expected: want,
+                    actual: have,
+                }),
+                Err(StorageError::DigestMismatch { .. }) => {
+                    self.remove(digest)?;
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 }

@@ -137,6 +137,24 @@ fn put_list_size_verify_remove() {
         s.blobs().open(&b),
         Err(StorageError::BlobNotFound(_))
     ));
+    // A descriptor with the wrong size for an intact blob is an error, and
+    // the blob stays.
+    let e = s
+        .blobs()
+        .fetch_once(&a, Some(8), |_| panic!("must not run"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StorageError::SizeMismatch {
+                expected: 8,
+                actual: 7,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    s.blobs().verify(&a).unwrap();
     // A damaged blob of the wrong size is fetched again.
     std::fs::write(s.blobs().path(&a), "short").unwrap();
     assert_eq!(
