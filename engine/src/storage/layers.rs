@@ -242,6 +242,9 @@ impl LayerStore {
         if let Some(l) = self.existing(&id)? {
             return Ok(l);
         }
+        // Whatever a killed caller left (of this layer or another) goes
+        // before we add our own staging directory.
+        staging::sweep(&self.tmp)?;
         let label = blob.unwrap_or(diff_id);
         let stage = Staging::create(&self.tmp, &format!("layer-{}", &id.hex()[..16]), 0o700)?;
         let diff_path = stage.path().join(DIFF);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use husk_engine::image::digest::Digest;
 use husk_engine::image::media::Compression;
-use husk_engine::storage::{Fetched, Store, StoreOptions};
+use husk_engine::storage::{ChainId, Fetched, Store, StoreOptions};
 use husk_tests::fixtures::expected;
 
 use crate::common::{
@@ -252,14 +252,22 @@ fn kill_mid_unpack_leaves_only_staging_which_the_next_caller_cleans() {
         s.layers().list().unwrap().is_empty(),
         "no layer may be visible"
     );
-    // The next caller (a new store handle, as the next command) cleans up
-    // and unpacks.
+    // The next caller cleans up and unpacks: the same store handle (a
+    // long-lived process) sweeps before unpacking...
+    img.import(&s);
+    s.ensure_image_layers(std::slice::from_ref(&src)).unwrap();
+    assert!(
+        tree(&s.root().join("tmp")).is_empty(),
+        "ensure sweeps staging"
+    );
+    assert!(s.layers().remove(&ChainId::base(&src.diff_id)).unwrap());
+    // ...and so does opening the store (the next command).
+    std::fs::create_dir(s.root().join("tmp/layer-0123456789abcdef-1-0-0")).unwrap();
     let s2 = Store::open(s.root(), s.options().clone()).unwrap();
     assert!(
         tree(&s.root().join("tmp")).is_empty(),
         "opening the store sweeps staging"
     );
-    img.import(&s2);
     let l = s2.ensure_image_layers(&[src]).unwrap();
     expected::busybox()
         .check(&s2.layers().diff_path(&l[0].chain_id))
