@@ -13,4 +13,5 @@ pub mod engine;
 pub mod format;
 pub mod image;
 pub mod paths;
+pub mod storage;
 pub mod userns;
