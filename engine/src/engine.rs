@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::paths::Paths;
+use crate::storage::{Driver, IdMap, StorageError, Store, StoreOptions};
 
 /// One husk invocation's view of the store.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub struct Engine {
     /// Global flags to pass on to the husk commands the shim runs (the exit
     /// command), so they find the same store.
     pub global_args: Vec<String>,
+    store: Option<Store>,
 }
 
 impl Engine {
@@ -46,7 +48,33 @@ impl Engine {
             driver,
             exe,
             global_args,
+            store: None,
         })
+    }
+
+    /// The image and container store, opened on first use. Rootless, the
+    /// caller must already be in husk's user namespace (the store holds the
+    /// ids of that namespace).
+    pub fn store(&mut self) -> Result<&Store, StorageError> {
+        if self.store.is_none() {
+            let mut opts = if self.paths.rootless {
+                let ids = IdMap::current_namespace().map_err(|e| StorageError::Io {
+                    op: "reading the user namespace's id map",
+                    path: "/proc/self/uid_map".into(),
+                    source: e,
+                })?;
+                StoreOptions::rootless(ids)
+            } else {
+                StoreOptions::rootful()
+            };
+            // The flag was checked when the command line was read.
+            opts.driver = self
+                .driver
+                .as_deref()
+                .and_then(|d| d.parse::<Driver>().ok());
+            self.store = Some(Store::open(&self.paths.storage(), opts)?);
+        }
+        Ok(self.store.as_ref().expect("just opened"))
     }
 
     /// The runtime's state root, created if missing.

@@ -15,3 +15,6 @@ pub mod image;
 pub mod paths;
 pub mod storage;
 pub mod userns;
+
+/// The per-phase start-up trace (see `husk_runtime::trace`).
+pub use husk_runtime::trace;

@@ -17,27 +17,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 
-/// A subordinate id range of `/etc/subuid` or `/etc/subgid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubIdRange {
-    /// First host id.
-    pub start: u32,
-    /// Number of ids.
-    pub count: u32,
-}
-
-/// The host ids of a rootless user and its subordinate ranges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdContext {
-    /// The user's host uid.
-    pub uid: u32,
-    /// The user's host gid.
-    pub gid: u32,
-    /// Its /etc/subuid ranges.
-    pub subuids: Vec<SubIdRange>,
-    /// Its /etc/subgid ranges.
-    pub subgids: Vec<SubIdRange>,
-}
+pub use crate::container::spec::idmap::{IdContext, IdRange};
 
 /// Why the rootless namespace could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +50,7 @@ fn user_name(uid: u32) -> Option<String> {
 }
 
 /// Parses the ranges of `name` or `uid` in a subuid/subgid file's text.
-pub fn parse_subids(text: &str, name: Option<&str>, id: u32) -> Vec<SubIdRange> {
+pub fn parse_subids(text: &str, name: Option<&str>, id: u32) -> Vec<IdRange> {
     let id = id.to_string();
     text.lines()
         .filter_map(|l| {
@@ -78,40 +58,38 @@ pub fn parse_subids(text: &str, name: Option<&str>, id: u32) -> Vec<SubIdRange> 
             let who = f.next()?;
             let start = f.next()?.trim().parse().ok()?;
             let count = f.next()?.trim().parse().ok()?;
-            (Some(who) == name || who == id).then_some(SubIdRange { start, count })
+            (Some(who) == name || who == id).then_some(IdRange { start, count })
         })
         .filter(|r| r.count > 0)
         .collect()
 }
 
-impl IdContext {
-    /// The ids of the host user `uid`/`gid`, with its ranges read from
-    /// /etc/subuid and /etc/subgid (none when the files are missing).
-    pub fn load(uid: u32, gid: u32) -> IdContext {
-        let name = user_name(uid);
-        let read = |f| std::fs::read_to_string(f).unwrap_or_default();
-        IdContext {
-            uid,
-            gid,
-            subuids: parse_subids(&read("/etc/subuid"), name.as_deref(), uid),
-            subgids: parse_subids(&read("/etc/subgid"), name.as_deref(), uid),
-        }
+/// The ids of the host user `uid`/`gid`: its name and home from
+/// /etc/passwd and its ranges from /etc/subuid and /etc/subgid (none when
+/// the files are missing).
+pub fn load_ids(uid: u32, gid: u32) -> IdContext {
+    let name = user_name(uid);
+    let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+    IdContext {
+        uid,
+        gid,
+        user_name: name.clone().unwrap_or_default(),
+        home: std::env::var("HOME").unwrap_or_default(),
+        subuids: parse_subids(&read("/etc/subuid"), name.as_deref(), uid),
+        subgids: parse_subids(&read("/etc/subgid"), name.as_deref(), uid),
+        auto_uids_in_use: Vec::new(),
+        auto_gids_in_use: Vec::new(),
     }
+}
 
-    /// Number of ids mapped in husk's namespace (1 + the subordinate ids).
-    pub fn mapped_uids(&self) -> u32 {
-        1 + self.subuids.iter().map(|r| r.count).sum::<u32>()
-    }
+/// The uid map of husk's namespace: own uid to 0, then each range from 1.
+pub fn uid_map(ids: &IdContext) -> Vec<LinuxIdMapping> {
+    namespace_map(ids.uid, &ids.subuids)
+}
 
-    /// The uid map of husk's namespace.
-    pub fn uid_map(&self) -> Vec<LinuxIdMapping> {
-        namespace_map(self.uid, &self.subuids)
-    }
-
-    /// The gid map of husk's namespace.
-    pub fn gid_map(&self) -> Vec<LinuxIdMapping> {
-        namespace_map(self.gid, &self.subgids)
-    }
+/// The gid map of husk's namespace.
+pub fn gid_map(ids: &IdContext) -> Vec<LinuxIdMapping> {
+    namespace_map(ids.gid, &ids.subgids)
 }
 
 fn mapping(container: u32, host: u32, size: u32) -> LinuxIdMapping {
@@ -124,7 +102,7 @@ fn mapping(container: u32, host: u32, size: u32) -> LinuxIdMapping {
 }
 
 /// Own id to 0, then each range in order from 1.
-fn namespace_map(own: u32, ranges: &[SubIdRange]) -> Vec<LinuxIdMapping> {
+fn namespace_map(own: u32, ranges: &[IdRange]) -> Vec<LinuxIdMapping> {
     let mut out = vec![mapping(0, own, 1)];
     let mut next = 1u32;
     for r in ranges {
@@ -180,7 +158,7 @@ fn parent(child: Pid, ids: &IdContext, ready: OwnedFd, go: OwnedFd) -> ! {
     let mut b = [0u8; 1];
     let unshared = matches!(nix::unistd::read(ready.as_raw_fd(), &mut b), Ok(1) if b[0] == 1);
     let mapped = unshared
-        && husk_runtime::idmap::write_maps(child, &ids.uid_map(), &ids.gid_map())
+        && husk_runtime::idmap::write_maps(child, &uid_map(ids), &gid_map(ids))
             .map_err(|e| eprintln!("Error: {}", UsernsError::from(e)))
             .is_ok();
     let _ = nix::unistd::write(&go, &[u8::from(mapped)]);
@@ -241,11 +219,11 @@ mod tests {
         assert_eq!(
             parse_subids(t, Some("alice"), 1001),
             [
-                SubIdRange {
+                IdRange {
                     start: 100000,
                     count: 65536
                 },
-                SubIdRange {
+                IdRange {
                     start: 300000,
                     count: 10
                 }
@@ -259,11 +237,11 @@ mod tests {
         let m = namespace_map(
             1001,
             &[
-                SubIdRange {
+                IdRange {
                     start: 200000,
                     count: 65536,
                 },
-                SubIdRange { start: 5, count: 2 },
+                IdRange { start: 5, count: 2 },
             ],
         );
         let got: Vec<(u32, u32, u32)> = m

@@ -98,7 +98,7 @@ impl Ctx {
 
     /// The rootless user's ids and subordinate ranges.
     pub fn ids(&self) -> IdContext {
-        IdContext::load(self.paths.host_uid, self.paths.host_gid)
+        crate::userns::load_ids(self.paths.host_uid, self.paths.host_gid)
     }
 
     /// Enters husk's rootless user and mount namespaces (no-op rootful or

@@ -62,12 +62,19 @@ fn now() -> String {
 /// Inserts the row, taking a generated name when none was asked for (and
 /// drawing another on the rare collision), or replacing the holder of the
 /// asked-for name with `--replace`.
-fn insert(eng: &mut Engine, mut rec: ContainerRecord, given: bool, replace: bool) -> Result<ContainerRecord> {
+fn insert(
+    eng: &mut Engine,
+    mut rec: ContainerRecord,
+    given: bool,
+    replace: bool,
+) -> Result<ContainerRecord> {
     let mut tries = 0;
     loop {
         match eng.catalog.insert_container(&rec) {
             Ok(()) => return Ok(rec),
-            Err(CatalogError::NameInUse { kind, id, .. }) if replace && given && kind == "container" => {
+            Err(CatalogError::NameInUse { kind, id, .. })
+                if replace && given && kind == "container" =>
+            {
                 if let Some(old) = eng.catalog.container(&id)? {
                     remove::remove(eng, &old, true, Some(0))?;
                 }
@@ -130,17 +137,19 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
     let t = crate::trace::span("engine.spec");
     let generated = super::spec::generate(&super::spec::SpecInput {
         id: &cid,
+        name: &rec.name,
         opts,
         image: req.image.as_ref().map(|i| &i.config),
         rootfs: &root,
         userdata: &userdata,
         rootless: eng.paths.rootless,
-        ids: &crate::userns::IdContext::load(eng.paths.host_uid, eng.paths.host_gid),
+        ids: &crate::userns::load_ids(eng.paths.host_uid, eng.paths.host_gid),
         namespaces: &Default::default(),
         husk_exe: &eng.exe,
         cgroup_parent: None,
         image_name: &rec.image_name,
         image_id: &rec.image_id,
+        graph_root: Some(&eng.paths.root),
     })
     .map_err(|e| ContainerError::Other(e.to_string()))?;
     let config = userdata.join("config.json");
@@ -153,14 +162,13 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         .as_ref()
         .and_then(|p| p.args().clone())
         .unwrap_or_default();
-    let stop_signal = req
-        .image
-        .as_ref()
-        .and_then(|i| i.config.config.as_ref())
-        .and_then(|c| c.stop_signal.clone());
+    for w in &generated.warnings {
+        eprintln!("WARN[0000] {w}");
+    }
     let extra = serde_json::json!({
         "rootfs": root,
-        "stop_signal": stop_signal,
+        "stop_signal": generated.stop_signal,
+        "stop_timeout": generated.stop_timeout,
         "log_path": log_path(eng, &rec),
     });
     eng.catalog.update_container(
@@ -173,7 +181,11 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
     )?;
     instantiate(eng, &rec, req.tty_size)?;
     undo.rec = None;
-    let rec = undo.eng.catalog.container(&cid)?.ok_or_else(|| ContainerError::NotFound(cid.clone()))?;
+    let rec = undo
+        .eng
+        .catalog
+        .container(&cid)?
+        .ok_or_else(|| ContainerError::NotFound(cid.clone()))?;
     Ok(rec)
 }
 
@@ -206,9 +218,9 @@ fn log_settings(rec: &ContainerRecord) -> Result<(LogDriver, u64, u32)> {
     };
     let size = match o.log_opts.get("max-size") {
         None => 0,
-        Some(s) => crate::format::units::ram_in_bytes(s).map_err(|e| {
-            ContainerError::Other(format!("invalid --log-opt max-size={s:?}: {e}"))
-        })? as u64,
+        Some(s) => crate::format::units::ram_in_bytes(s)
+            .map_err(|e| ContainerError::Other(format!("invalid --log-opt max-size={s:?}: {e}")))?
+            as u64,
     };
     let files = match o.log_opts.get("max-file") {
         None => 1,
@@ -221,9 +233,13 @@ fn log_settings(rec: &ContainerRecord) -> Result<(LogDriver, u64, u32)> {
 
 /// Mounts the rootfs (again, for a restart) and starts a shim that creates
 /// the container in the runtime; records it as `created`.
-pub fn instantiate(eng: &mut Engine, rec: &ContainerRecord, tty_size: Option<TtySize>) -> Result<()> {
+pub fn instantiate(
+    eng: &mut Engine,
+    rec: &ContainerRecord,
+    tty_size: Option<TtySize>,
+) -> Result<()> {
     if !rec.image_id.is_empty() && rec.state != State::Configured {
-        rootfs::mount_existing(eng, &rec.id, &rec.image_id)?;
+        rootfs::mount_existing(eng, &rec.id)?;
     }
     let run_dir = eng.paths.run_dir(&rec.id);
     mkdir(&run_dir)?;
@@ -233,7 +249,11 @@ pub fn instantiate(eng: &mut Engine, rec: &ContainerRecord, tty_size: Option<Tty
     let mut exit_command = vec![eng.exe.display().to_string()];
     exit_command.extend(eng.global_args.iter().cloned());
     exit_command.extend(["container".into(), "cleanup".into(), rec.id.clone()]);
-    let mut cfg = ShimConfig::new(&rec.id, &eng.paths.userdata(&rec.id), &eng.paths.runtime_root());
+    let mut cfg = ShimConfig::new(
+        &rec.id,
+        &eng.paths.userdata(&rec.id),
+        &eng.paths.runtime_root(),
+    );
     cfg.log_driver = log_driver;
     cfg.log_path = log_path(eng, rec);
     cfg.log_max_size = log_max_size;

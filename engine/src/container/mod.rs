@@ -2,6 +2,7 @@
 //! the image, and the lifecycle through the shim.
 
 pub mod cleanup;
+pub mod create;
 pub mod error;
 pub mod id;
 pub mod init;
@@ -13,5 +14,6 @@ pub mod passwd;
 pub mod remove;
 pub mod rootfs;
 pub mod spec;
+pub mod start;
 pub mod stop;
 pub mod wait;

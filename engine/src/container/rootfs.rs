@@ -1,23 +1,64 @@
 //! The container's root filesystem: the boundary between the lifecycle and
-//! the layer store.
+//! the layer store. Rootless, every call runs inside husk's user namespace,
+//! and the overlay mount lives in that namespace's mount table (the shim
+//! keeps it), never in the host's.
 
 use std::path::PathBuf;
 
 use super::error::{ContainerError, Result};
+use crate::catalog::images::ImageRecord;
 use crate::engine::Engine;
 use crate::paths::Paths;
+use crate::storage::{ChainId, StorageError};
 
-/// The directory holding a container's layer (upper, work, merged).
-pub fn container_dir(eng: &Engine, id: &str) -> PathBuf {
-    dir_of(&eng.paths, id)
+fn storage_err(e: StorageError) -> ContainerError {
+    ContainerError::Other(e.to_string())
 }
 
-fn dir_of(paths: &Paths, id: &str) -> PathBuf {
-    paths.storage().join("containers").join(id)
+/// Creates the container's layer on the image's layers and mounts it;
+/// returns the rootfs path.
+pub fn prepare(eng: &mut Engine, id: &str, image: &ImageRecord) -> Result<PathBuf> {
+    let top = match image.layers.last() {
+        Some(hex) => Some(ChainId::parse(&format!("sha256:{hex}")).map_err(|e| {
+            ContainerError::Other(format!("image {}: bad layer id: {e}", image.id))
+        })?),
+        None => None,
+    };
+    let store = eng.store().map_err(storage_err)?;
+    let driver = store.driver();
+    store
+        .containers()
+        .create(id, top.as_ref(), driver)
+        .map_err(storage_err)?;
+    store.containers().mount(id).map_err(storage_err)
+}
+
+/// Mounts the existing layer of a container that ran before.
+pub fn mount_existing(eng: &mut Engine, id: &str) -> Result<PathBuf> {
+    let store = eng.store().map_err(storage_err)?;
+    store.containers().mount(id).map_err(storage_err)
+}
+
+/// Unmounts the container's rootfs if it is mounted.
+pub fn unmount(eng: &mut Engine, id: &str) -> Result<()> {
+    let store = eng.store().map_err(storage_err)?;
+    match store.containers().unmount(id) {
+        Ok(_) | Err(StorageError::ContainerNotFound(_)) => Ok(()),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
+/// Removes the container's layer (unmounting it first).
+pub fn remove(eng: &mut Engine, id: &str) -> Result<()> {
+    let store = eng.store().map_err(storage_err)?;
+    match store.containers().remove(id) {
+        Ok(_) | Err(StorageError::ContainerNotFound(_)) => Ok(()),
+        Err(e) => Err(storage_err(e)),
+    }
 }
 
 /// Bytes in the container's writable layer (what it changed); 0 when it
-/// cannot be read.
+/// cannot be read from here.
 pub fn upper_size(paths: &Paths, id: &str) -> u64 {
     fn walk(p: &std::path::Path) -> u64 {
         let Ok(rd) = std::fs::read_dir(p) else {
@@ -31,25 +72,5 @@ pub fn upper_size(paths: &Paths, id: &str) -> u64 {
             })
             .sum()
     }
-    walk(&dir_of(paths, id).join("upper"))
-}
-
-/// Unmounts the container's rootfs if it is mounted.
-pub fn unmount(eng: &Engine, id: &str) -> Result<()> {
-    let merged = container_dir(eng, id).join("merged");
-    match nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-        Err(e) => Err(ContainerError::io("unmounting", merged, e.into())),
-    }
-}
-
-/// Removes the container's layer.
-pub fn remove(eng: &Engine, id: &str) -> Result<()> {
-    unmount(eng, id)?;
-    let dir = container_dir(eng, id);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ContainerError::io("removing", dir, e)),
-    }
+    walk(&paths.storage().join("containers").join(id).join("upper"))
 }

@@ -21,11 +21,16 @@ const CLEANUP_WAIT: Duration = Duration::from_secs(30);
 /// The signal that stops `rec`: `--stop-signal`, else the image's
 /// StopSignal (recorded at create), else SIGTERM.
 pub fn stop_signal(rec: &ContainerRecord) -> Signal {
+    let recorded = rec
+        .extra
+        .get("stop_signal")
+        .and_then(|v| v.as_i64())
+        .and_then(|n| Signal::try_from(n as i32).ok());
     rec.options
         .stop_signal
         .as_deref()
-        .or_else(|| rec.extra.get("stop_signal").and_then(|v| v.as_str()))
         .and_then(|s| husk_runtime::signal::parse(s).ok())
+        .or(recorded)
         .unwrap_or(Signal::SIGTERM)
 }
 
@@ -78,6 +83,7 @@ pub fn stop(eng: &mut Engine, rec: &ContainerRecord, timeout: Option<u64>) -> Re
     }
     let secs = timeout
         .or(rec.options.stop_timeout)
+        .or_else(|| rec.extra.get("stop_timeout").and_then(|v| v.as_u64()))
         .unwrap_or(DEFAULT_STOP_TIMEOUT);
     let init = wait::pidfd(l.pid);
     let mut gone = init.is_none();
