@@ -1,5 +1,6 @@
 //! Numbers for docs/storage.md, not assertions: run with
-//! `cargo test -p husk-engine --test storage -- --ignored --nocapture measure`.
+//! `cargo test --release -p husk-engine --test storage -- --ignored --nocapture
+//! --test-threads=1 measure`.
 
 use std::time::{Duration, Instant};
 
