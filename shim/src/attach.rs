@@ -85,52 +85,112 @@ fn send_size(sock: BorrowedFd<'_>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Attaches to the shim listening at `socket` until the user detaches or
-/// the container exits.
-pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<AttachOutcome> {
-    let keys = detach::parse(&opts.detach_keys)?;
+/// A connection to a container's attach socket, made before the container
+/// starts so that none of its output is missed.
+#[derive(Debug)]
+pub struct Session {
+    sock: OwnedFd,
+    peer: String,
+    tty: bool,
+    stdin_offered: bool,
+}
+
+/// Connects to the shim listening at `socket` and reads its greeting.
+/// `Ok(None)`: the shim is gone already (the container exited).
+pub fn connect(socket: &Path) -> Result<Option<Session>> {
     let stream = sockpath::connect(socket).map_err(|source| ShimError::NotAttachable {
         path: socket.to_owned(),
         source,
     })?;
     let sock: OwnedFd = stream.into();
-    let peer = || socket.display().to_string();
+    let peer = socket.display().to_string();
     let proto_err = |reason: String| ShimError::Protocol {
-        peer: peer(),
+        peer: peer.clone(),
         reason,
     };
     let flags = match proto::read_frame(sock.as_fd(), proto::MAX_ATTACH_PAYLOAD) {
         Ok(Some((proto::HELLO, p))) => p.first().copied().unwrap_or(0),
         Ok(Some((ty, _))) => return Err(proto_err(format!("expected HELLO, got frame type {ty}"))),
-        Ok(None) => return Ok(AttachOutcome::Disconnected),
+        Ok(None) => return Ok(None),
         Err(e) => return Err(proto_err(e.to_string())),
     };
-    let tty = flags & proto::HELLO_TTY != 0;
-    let relay_stdin = opts.stdin && flags & proto::HELLO_STDIN != 0;
-    let _raw = if tty && relay_stdin && sys::isatty(0) {
-        RawMode::enter(0)
-    } else {
-        None
-    };
-    let winch = if tty {
-        let fd = sys::signalfd(&[libc::SIGWINCH]).ok();
-        let _ = send_size(sock.as_fd());
-        fd
-    } else {
-        None
-    };
-    let result = relay(&sock, relay_stdin, winch.as_ref(), DetachScanner::new(keys))
-        .map_err(|e| ShimError::sys(format!("relaying to {}", peer()), e));
-    if winch.is_some() {
-        sys::unblock(&[libc::SIGWINCH]);
+    Ok(Some(Session {
+        sock,
+        peer,
+        tty: flags & proto::HELLO_TTY != 0,
+        stdin_offered: flags & proto::HELLO_STDIN != 0,
+    }))
+}
+
+impl Session {
+    /// Whether the container has a terminal.
+    pub fn tty(&self) -> bool {
+        self.tty
     }
-    result
+
+    /// Relays this process's stdio until the user detaches or the container
+    /// exits. `on_signal`, when given, receives the signals in `proxied`
+    /// that this process gets meanwhile (the engine forwards them to the
+    /// container: `--sig-proxy`).
+    pub fn relay(
+        self,
+        opts: &AttachOptions,
+        proxied: &[i32],
+        on_signal: Option<&mut dyn FnMut(i32)>,
+    ) -> Result<AttachOutcome> {
+        let keys = detach::parse(&opts.detach_keys)?;
+        let relay_stdin = opts.stdin && self.stdin_offered;
+        let _raw = if self.tty && relay_stdin && sys::isatty(0) {
+            RawMode::enter(0)
+        } else {
+            None
+        };
+        let mut watched: Vec<i32> = Vec::new();
+        if self.tty {
+            watched.push(libc::SIGWINCH);
+        }
+        if on_signal.is_some() {
+            watched.extend_from_slice(proxied);
+        }
+        let sigfd = if watched.is_empty() {
+            None
+        } else {
+            sys::signalfd(&watched).ok()
+        };
+        if self.tty {
+            let _ = send_size(self.sock.as_fd());
+        }
+        let result = relay(
+            &self.sock,
+            relay_stdin,
+            sigfd.as_ref(),
+            self.tty,
+            on_signal,
+            DetachScanner::new(keys),
+        )
+        .map_err(|e| ShimError::sys(format!("relaying to {}", self.peer), e));
+        if sigfd.is_some() {
+            sys::unblock(&watched);
+        }
+        result
+    }
+}
+
+/// Attaches to the shim listening at `socket` until the user detaches or
+/// the container exits.
+pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<AttachOutcome> {
+    match connect(socket)? {
+        None => Ok(AttachOutcome::Disconnected),
+        Some(s) => s.relay(opts, &[], None),
+    }
 }
 
 fn relay(
     sock: &OwnedFd,
     mut stdin_open: bool,
-    winch: Option<&OwnedFd>,
+    sigfd: Option<&OwnedFd>,
+    tty: bool,
+    mut on_signal: Option<&mut dyn FnMut(i32)>,
     mut scanner: DetachScanner,
 ) -> std::io::Result<AttachOutcome> {
     // SAFETY: fds 0, 1 and 2 are this process's stdio for its whole life.
@@ -156,7 +216,7 @@ fn relay(
                 revents: 0,
             });
         }
-        if let Some(w) = winch {
+        if let Some(w) = sigfd {
             fds.push(libc::pollfd {
                 fd: w.as_raw_fd(),
                 events: libc::POLLIN,
@@ -195,9 +255,18 @@ fn relay(
                 if detached {
                     return Ok(AttachOutcome::Detached);
                 }
-            } else if let Some(w) = winch {
-                sys::read_signals(w.as_fd(), |_| {});
-                send_size(sock.as_fd())?;
+            } else if let Some(w) = sigfd {
+                let mut winch = false;
+                sys::read_signals(w.as_fd(), |sig| {
+                    if sig == libc::SIGWINCH {
+                        winch = true;
+                    } else if let Some(f) = on_signal.as_mut() {
+                        f(sig);
+                    }
+                });
+                if winch && tty {
+                    send_size(sock.as_fd())?;
+                }
             }
         }
     }

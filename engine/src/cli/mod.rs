@@ -34,6 +34,14 @@ enum Command {
         #[command(subcommand)]
         command: container::ContainerCommand,
     },
+    /// Run a command in a new container.
+    Run(container::run::RunArgs),
+    /// Create a container without starting it.
+    Create(container::run::RunArgs),
+    /// Start containers.
+    Start(container::run::StartArgs),
+    /// Restart containers.
+    Restart(container::run::RestartArgs),
     /// List containers.
     Ps(container::ps::PsArgs),
     /// Stop containers.
@@ -88,6 +96,10 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
     use container::lifecycle as lc;
     match cmd {
         Command::Container { command } => container::dispatch(ctx, command),
+        Command::Run(a) => container::run::run_cmd(ctx, a),
+        Command::Create(a) => container::run::create_cmd(ctx, a),
+        Command::Start(a) => container::run::start_cmd(ctx, a),
+        Command::Restart(a) => container::run::restart_cmd(ctx, a),
         Command::Ps(a) => container::ps::ps_cmd(ctx, a),
         Command::Stop(a) => lc::stop_cmd(ctx, a),
         Command::Kill(a) => lc::kill_cmd(ctx, a),
@@ -98,5 +110,17 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Wait(a) => lc::wait_cmd(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks flag definitions only in debug builds and only for the
+    /// command being parsed: check every command here.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

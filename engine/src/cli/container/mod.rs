@@ -4,6 +4,7 @@
 pub mod flags;
 pub mod lifecycle;
 pub mod ps;
+pub mod run;
 pub mod targets;
 
 use clap::Subcommand;
@@ -17,6 +18,14 @@ pub enum ContainerCommand {
     /// List containers.
     #[command(visible_aliases = ["ls", "list"])]
     Ps(ps::PsArgs),
+    /// Run a command in a new container.
+    Run(run::RunArgs),
+    /// Create a container without starting it.
+    Create(run::RunArgs),
+    /// Start containers.
+    Start(run::StartArgs),
+    /// Restart containers.
+    Restart(run::RestartArgs),
     /// Stop containers.
     Stop(StopArgs),
     /// Send a signal to containers.
@@ -42,6 +51,10 @@ pub enum ContainerCommand {
 pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
     match cmd {
         ContainerCommand::Ps(a) => ps::ps_cmd(ctx, a),
+        ContainerCommand::Run(a) => run::run_cmd(ctx, a),
+        ContainerCommand::Create(a) => run::create_cmd(ctx, a),
+        ContainerCommand::Start(a) => run::start_cmd(ctx, a),
+        ContainerCommand::Restart(a) => run::restart_cmd(ctx, a),
         ContainerCommand::Stop(a) => stop_cmd(ctx, a),
         ContainerCommand::Kill(a) => kill_cmd(ctx, a),
         ContainerCommand::Rm(a) => rm_cmd(ctx, a),

@@ -24,6 +24,31 @@ pub struct Targets {
     pub names: Vec<String>,
 }
 
+/// Target flags of `start`, whose `-a` means `--attach`: `--all` has no
+/// short form there, as in podman.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StartTargets {
+    /// Act on all containers.
+    #[arg(long)]
+    pub all: bool,
+    /// Act on the most recently created container.
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Containers (names or ids).
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
+}
+
+impl From<StartTargets> for Targets {
+    fn from(t: StartTargets) -> Targets {
+        Targets {
+            all: t.all,
+            latest: t.latest,
+            names: t.names,
+        }
+    }
+}
+
 /// One target: what the user typed (or the id, for --all) and its record.
 pub type Target = (String, ContainerRecord);
 

@@ -1,0 +1,309 @@
+//! `husk run`, `husk create` and `husk start`: podman's flags, output and
+//! exit statuses (125 husk's own error, 126 the program cannot be invoked,
+//! 127 it is not found, otherwise the container's own status).
+
+use std::path::Path;
+
+use clap::Args;
+use nix::sys::signal::Signal;
+
+use super::flags::CreateFlags;
+use super::targets::{always_125, Targets};
+use crate::catalog::containers::ContainerRecord;
+use crate::cli::ctx::Ctx;
+use crate::cli::error::{coded, CANNOT_INVOKE, NOT_FOUND};
+use crate::container::create::{self, CreateRequest, ResolvedImage};
+use crate::container::error::ContainerError;
+use crate::container::options::ContainerOptions;
+use crate::container::{start, stop, wait};
+use crate::engine::Engine;
+use husk_shim::attach::{self, AttachOptions, AttachOutcome};
+use husk_shim::config::TtySize;
+
+/// `husk run` / `husk create` arguments.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// The flags.
+    #[command(flatten)]
+    pub flags: CreateFlags,
+    /// The image, then the command and its arguments.
+    #[arg(
+        value_name = "IMAGE [COMMAND [ARG...]]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true
+    )]
+    pub args: Vec<String>,
+}
+
+/// Signals a foreground run passes on to its container (`--sig-proxy`).
+const PROXIED: [i32; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+fn tty_size() -> Option<TtySize> {
+    // SAFETY: winsize is plain data; TIOCGWINSZ fills it in.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    for fd in [0, 1] {
+        // SAFETY: ioctl with a valid pointer to our winsize.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
+            return Some(TtySize {
+                rows: ws.ws_row,
+                cols: ws.ws_col,
+            });
+        }
+    }
+    None
+}
+
+/// The image for a new container: found in the store (the cheap, common
+/// case) or pulled, as `--pull` says.
+fn resolve_image(
+    eng: &mut Engine,
+    opts: &ContainerOptions,
+) -> anyhow::Result<Option<ResolvedImage>> {
+    if opts.rootfs {
+        let p = Path::new(&opts.image);
+        if !p.is_dir() {
+            anyhow::bail!(
+                "rootfs {:?} does not exist or is not a directory: no such file or directory",
+                opts.image
+            );
+        }
+        return Ok(None);
+    }
+    let _t = crate::trace::span("engine.image");
+    // Local images only until the pull orchestration lands.
+    let record = crate::image::local::lookup(&eng.catalog, &opts.image)?
+        .ok_or_else(|| anyhow::anyhow!("{}: image not known", opts.image))?;
+    let name = record
+        .names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| opts.image.clone());
+    let bytes = eng.store()?.blobs().read(&record.config_digest())?;
+    let config: crate::image::config::ImageConfig = serde_json::from_slice(&bytes)?;
+    Ok(Some(ResolvedImage {
+        record,
+        config,
+        name,
+    }))
+}
+
+/// Maps a failed create to podman's statuses: 127 when the program is not
+/// found, 126 when it cannot be run, else 125.
+fn create_error(e: ContainerError) -> anyhow::Error {
+    let text = e.to_string();
+    if text.contains("executable file not found")
+        || text.contains("no such file or directory: OCI runtime")
+    {
+        return coded(
+            NOT_FOUND,
+            anyhow::anyhow!("{text}: OCI runtime attempted to invoke a command that was not found"),
+        );
+    }
+    if text.contains("ermission denied") && text.contains("exec") {
+        return coded(
+            CANNOT_INVOKE,
+            anyhow::anyhow!("{text}: OCI permission denied"),
+        );
+    }
+    e.into()
+}
+
+fn split_args(args: &[String]) -> (&str, &[String]) {
+    (&args[0], &args[1..])
+}
+
+/// Creates the container `a` describes; returns its record.
+fn create_from(ctx: &mut Ctx, a: &RunArgs) -> anyhow::Result<ContainerRecord> {
+    let (image, command) = split_args(&a.args);
+    let mut opts = a.flags.to_options(image, command)?;
+    let eng = ctx.engine(true)?;
+    let image = resolve_image(eng, &opts)?;
+    if let Some(i) = &image {
+        opts.image = i.name.clone();
+    }
+    let tty = if opts.tty { tty_size() } else { None };
+    let req = CreateRequest {
+        opts,
+        image,
+        pod_id: None,
+        tty_size: tty,
+    };
+    create::create(eng, &req).map_err(create_error)
+}
+
+/// `husk create`: prints the new container's id.
+pub fn create_cmd(ctx: &mut Ctx, a: RunArgs) -> anyhow::Result<i32> {
+    let rec = create_from(ctx, &a)?;
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+/// `husk run`.
+pub fn run_cmd(ctx: &mut Ctx, a: RunArgs) -> anyhow::Result<i32> {
+    let rec = create_from(ctx, &a)?;
+    let eng = ctx.engine(true)?;
+    if rec.options.detach {
+        start::start_created(eng, &rec.id).map_err(create_error)?;
+        println!("{}", rec.id);
+        return Ok(0);
+    }
+    foreground(eng, &rec)
+}
+
+/// Attaches, starts, relays until the container exits or the user
+/// detaches; returns the container's exit status (0 on detach).
+fn foreground(eng: &mut Engine, rec: &ContainerRecord) -> anyhow::Result<i32> {
+    let socket = eng
+        .paths
+        .run_dir(&rec.id)
+        .join(husk_shim::config::ATTACH_SOCKET);
+    let session = attach::connect(&socket)?;
+    start::start_created(eng, &rec.id).map_err(create_error)?;
+    let outcome = match session {
+        Some(s) => relay(eng, rec, s)?,
+        None => AttachOutcome::Disconnected,
+    };
+    finish(eng, rec, outcome)
+}
+
+fn relay(eng: &Engine, rec: &ContainerRecord, s: attach::Session) -> anyhow::Result<AttachOutcome> {
+    let opts = AttachOptions {
+        detach_keys: rec
+            .options
+            .detach_keys
+            .clone()
+            .unwrap_or_else(|| husk_shim::detach::DEFAULT_DETACH_KEYS.into()),
+        stdin: rec.options.interactive,
+    };
+    // With a terminal the container gets ^C from its tty; without one the
+    // signals this process gets go to the container.
+    let proxy = rec.options.sig_proxy.unwrap_or(true) && !s.tty();
+    let root = eng.runtime_root().ok();
+    let id = rec.id.clone();
+    let mut forward = |sig: i32| {
+        if let (Some(r), Ok(s)) = (root.as_ref(), Signal::try_from(sig)) {
+            let _ = husk_runtime::container::signal(r, &id, s, false);
+        }
+    };
+    let hook: Option<&mut dyn FnMut(i32)> = if proxy { Some(&mut forward) } else { None };
+    Ok(s.relay(&opts, &PROXIED, hook)?)
+}
+
+/// The exit status of a foreground run, once its cleanup is done (for
+/// `--rm`, the container is gone when `run` returns).
+fn finish(eng: &mut Engine, rec: &ContainerRecord, outcome: AttachOutcome) -> anyhow::Result<i32> {
+    match outcome {
+        AttachOutcome::Detached => Ok(0),
+        AttachOutcome::Exited(code) => {
+            let _t = crate::trace::span("engine.cleanup-wait");
+            if let Some(cur) = eng.catalog.container(&rec.id)? {
+                wait::wait_pid(cur.shim_pid, None);
+                if cur.options.rm {
+                    return Ok(code);
+                }
+                stop::wait_for_cleanup(eng, &cur)?;
+            }
+            Ok(code)
+        }
+        AttachOutcome::Disconnected => {
+            if let Some(cur) = eng.catalog.container(&rec.id)? {
+                stop::wait_for_cleanup(eng, &cur)?;
+            }
+            Ok(eng
+                .catalog
+                .container(&rec.id)?
+                .and_then(|c| c.exit_code)
+                .unwrap_or(crate::cli::error::ENGINE_ERROR))
+        }
+    }
+}
+
+/// `husk start` flags.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the container's output (one container only).
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Keep stdin open and relay it (with --attach).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Keys that detach from the container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Forward signals to the container (with --attach).
+    #[arg(long = "sig-proxy", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: Option<bool>,
+    /// The containers to start.
+    #[command(flatten)]
+    pub targets: super::targets::StartTargets,
+}
+
+/// `husk start`.
+pub fn start_cmd(ctx: &mut Ctx, a: StartArgs) -> anyhow::Result<i32> {
+    let (targets, errs) = Targets::from(a.targets).resolve(ctx, "start", false)?;
+    if a.attach && targets.len() + errs.len() > 1 {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    }
+    let eng = ctx.engine(true)?;
+    if a.attach {
+        if let Some(e) = errs.into_iter().next() {
+            return Err(e.into());
+        }
+        let (_, mut rec) = targets.into_iter().next().expect("one target");
+        rec.options.interactive |= a.interactive;
+        if let Some(k) = a.detach_keys {
+            rec.options.detach_keys = Some(k);
+        }
+        if let Some(p) = a.sig_proxy {
+            rec.options.sig_proxy = Some(p);
+        }
+        if !start::prepare(eng, &rec, None)? {
+            anyhow::bail!("container {} is already running; use husk attach", rec.name);
+        }
+        return foreground(eng, &rec);
+    }
+    Ok(super::targets::for_each(targets, errs, always_125, |rec| {
+        start::start(eng, rec)
+    }))
+}
+
+/// `husk restart` flags.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait for a stop before killing.
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u64>,
+    /// Restart only running containers (with --all).
+    #[arg(long)]
+    pub running: bool,
+    /// The containers to restart.
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// `husk restart`.
+pub fn restart_cmd(ctx: &mut Ctx, a: RestartArgs) -> anyhow::Result<i32> {
+    let (mut targets, errs) = a.targets.resolve(ctx, "restart", false)?;
+    let eng = ctx.engine(true)?;
+    if a.running {
+        let paths = eng.paths.clone();
+        targets.retain(|(_, r)| crate::container::live::live(&paths, r).state.is_active());
+    }
+    Ok(super::targets::for_each(targets, errs, always_125, |rec| {
+        start::restart(eng, rec, a.time)
+    }))
+}
