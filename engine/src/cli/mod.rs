@@ -44,6 +44,10 @@ enum Command {
     Restart(container::run::RestartArgs),
     /// List containers.
     Ps(container::ps::PsArgs),
+    /// Print a container's logs.
+    Logs(container::logs::LogsArgs),
+    /// Run a process in a running container.
+    Exec(container::exec::ExecArgs),
     /// Stop containers.
     Stop(container::lifecycle::StopArgs),
     /// Send a signal to containers.
@@ -101,6 +105,8 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Start(a) => container::run::start_cmd(ctx, a),
         Command::Restart(a) => container::run::restart_cmd(ctx, a),
         Command::Ps(a) => container::ps::ps_cmd(ctx, a),
+        Command::Logs(a) => container::logs::logs_cmd(ctx, a),
+        Command::Exec(a) => container::exec::exec_cmd(ctx, a),
         Command::Stop(a) => lc::stop_cmd(ctx, a),
         Command::Kill(a) => lc::kill_cmd(ctx, a),
         Command::Rm(a) => lc::rm_cmd(ctx, a),

@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod id;
 pub mod init;
 pub mod inspect;
@@ -11,6 +12,7 @@ pub mod live;
 pub mod lookup;
 pub mod options;
 pub mod passwd;
+pub mod pty;
 pub mod remove;
 pub mod rootfs;
 pub mod spec;

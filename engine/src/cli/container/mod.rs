@@ -1,8 +1,10 @@
 //! Container commands, at the top level (`husk stop`) and in the
 //! `husk container` group.
 
+pub mod exec;
 pub mod flags;
 pub mod lifecycle;
+pub mod logs;
 pub mod ps;
 pub mod run;
 pub mod targets;
@@ -26,6 +28,10 @@ pub enum ContainerCommand {
     Start(run::StartArgs),
     /// Restart containers.
     Restart(run::RestartArgs),
+    /// Print a container's logs.
+    Logs(logs::LogsArgs),
+    /// Run a process in a running container.
+    Exec(exec::ExecArgs),
     /// Stop containers.
     Stop(StopArgs),
     /// Send a signal to containers.
@@ -55,6 +61,8 @@ pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Create(a) => run::create_cmd(ctx, a),
         ContainerCommand::Start(a) => run::start_cmd(ctx, a),
         ContainerCommand::Restart(a) => run::restart_cmd(ctx, a),
+        ContainerCommand::Logs(a) => logs::logs_cmd(ctx, a),
+        ContainerCommand::Exec(a) => exec::exec_cmd(ctx, a),
         ContainerCommand::Stop(a) => stop_cmd(ctx, a),
         ContainerCommand::Kill(a) => kill_cmd(ctx, a),
         ContainerCommand::Rm(a) => rm_cmd(ctx, a),
