@@ -48,6 +48,21 @@ enum Command {
     Logs(container::logs::LogsArgs),
     /// Run a process in a running container.
     Exec(container::exec::ExecArgs),
+    /// Attach to a running container.
+    Attach(container::run::AttachArgs),
+    /// Copy files between a container and the host.
+    Cp(container::fs::CpArgs),
+    /// Show a container's filesystem changes.
+    Diff(container::fs::DiffArgs),
+    /// Mount a container's root filesystem (rootful).
+    Mount(container::fs::MountArgs),
+    /// Unmount a container's root filesystem.
+    #[command(visible_alias = "umount")]
+    Unmount(container::fs::MountArgs),
+    /// Show a container's processes.
+    Top(container::top::TopArgs),
+    /// Show containers' resource use.
+    Stats(container::stats::StatsArgs),
     /// Stop containers.
     Stop(container::lifecycle::StopArgs),
     /// Send a signal to containers.
@@ -107,6 +122,13 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Ps(a) => container::ps::ps_cmd(ctx, a),
         Command::Logs(a) => container::logs::logs_cmd(ctx, a),
         Command::Exec(a) => container::exec::exec_cmd(ctx, a),
+        Command::Attach(a) => container::run::attach_cmd(ctx, a),
+        Command::Cp(a) => container::fs::cp_cmd(ctx, a),
+        Command::Diff(a) => container::fs::diff_cmd(ctx, a),
+        Command::Mount(a) => container::fs::mount_cmd(ctx, a),
+        Command::Unmount(a) => container::fs::unmount_cmd(ctx, a),
+        Command::Top(a) => container::top::top_cmd(ctx, a),
+        Command::Stats(a) => container::stats::stats_cmd(ctx, a),
         Command::Stop(a) => lc::stop_cmd(ctx, a),
         Command::Kill(a) => lc::kill_cmd(ctx, a),
         Command::Rm(a) => lc::rm_cmd(ctx, a),

@@ -277,3 +277,68 @@ pub fn cleanup_cmd(ctx: &mut Ctx, a: CleanupArgs) -> anyhow::Result<i32> {
     cleanup::cleanup(eng, &a.id)?;
     Ok(0)
 }
+
+/// `husk container prune` flags.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Only containers matching (label=, until=).
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `husk container prune`: removes every container that is not running.
+pub fn prune_cmd(ctx: &mut Ctx, a: PruneArgs) -> anyhow::Result<i32> {
+    if !a.force {
+        use std::io::BufRead;
+        eprint!("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let mut labels = Vec::new();
+    let mut until = None;
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("label", v)) => labels.push(v.to_owned()),
+            Some(("until", v)) => {
+                until = Some(
+                    crate::format::times::parse_input_time(
+                        v,
+                        false,
+                        crate::format::times::Timestamp::now(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("invalid filter {f:?}: {e}"))?,
+                )
+            }
+            _ => anyhow::bail!("invalid filter {f:?}: use label= or until="),
+        }
+    }
+    let eng = ctx.engine(true)?;
+    let mut errors = Vec::new();
+    for rec in eng.catalog.containers()? {
+        if live(&eng.paths, &rec).state.is_active() {
+            continue;
+        }
+        let label_ok = labels.iter().all(|l| match l.split_once('=') {
+            Some((k, v)) => rec.options.labels.get(k).is_some_and(|x| x == v),
+            None => rec.options.labels.contains_key(l),
+        });
+        let time_ok = until.is_none_or(|u| {
+            crate::format::times::Timestamp::parse_rfc3339(&rec.created)
+                .is_ok_and(|c| c.unix_nanos() < u.unix_nanos())
+        });
+        if !label_ok || !time_ok {
+            continue;
+        }
+        match remove::remove(eng, &rec, false, None) {
+            Ok(()) => println!("{}", rec.id),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok(super::targets::finish(errors, always_125))
+}

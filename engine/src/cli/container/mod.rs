@@ -3,11 +3,14 @@
 
 pub mod exec;
 pub mod flags;
+pub mod fs;
 pub mod lifecycle;
 pub mod logs;
 pub mod ps;
 pub mod run;
+pub mod stats;
 pub mod targets;
+pub mod top;
 
 use clap::Subcommand;
 
@@ -32,6 +35,23 @@ pub enum ContainerCommand {
     Logs(logs::LogsArgs),
     /// Run a process in a running container.
     Exec(exec::ExecArgs),
+    /// Attach to a running container.
+    Attach(run::AttachArgs),
+    /// Copy files between a container and the host.
+    Cp(fs::CpArgs),
+    /// Show a container's filesystem changes.
+    Diff(fs::DiffArgs),
+    /// Mount a container's root filesystem (rootful).
+    Mount(fs::MountArgs),
+    /// Unmount a container's root filesystem.
+    #[command(visible_alias = "umount")]
+    Unmount(fs::MountArgs),
+    /// Show a container's processes.
+    Top(top::TopArgs),
+    /// Show containers' resource use.
+    Stats(stats::StatsArgs),
+    /// Remove every container that is not running.
+    Prune(PruneArgs),
     /// Stop containers.
     Stop(StopArgs),
     /// Send a signal to containers.
@@ -63,6 +83,14 @@ pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Restart(a) => run::restart_cmd(ctx, a),
         ContainerCommand::Logs(a) => logs::logs_cmd(ctx, a),
         ContainerCommand::Exec(a) => exec::exec_cmd(ctx, a),
+        ContainerCommand::Attach(a) => run::attach_cmd(ctx, a),
+        ContainerCommand::Cp(a) => fs::cp_cmd(ctx, a),
+        ContainerCommand::Diff(a) => fs::diff_cmd(ctx, a),
+        ContainerCommand::Mount(a) => fs::mount_cmd(ctx, a),
+        ContainerCommand::Unmount(a) => fs::unmount_cmd(ctx, a),
+        ContainerCommand::Top(a) => top::top_cmd(ctx, a),
+        ContainerCommand::Stats(a) => stats::stats_cmd(ctx, a),
+        ContainerCommand::Prune(a) => prune_cmd(ctx, a),
         ContainerCommand::Stop(a) => stop_cmd(ctx, a),
         ContainerCommand::Kill(a) => kill_cmd(ctx, a),
         ContainerCommand::Rm(a) => rm_cmd(ctx, a),

@@ -307,3 +307,59 @@ pub fn restart_cmd(ctx: &mut Ctx, a: RestartArgs) -> anyhow::Result<i32> {
         start::restart(eng, rec, a.time)
     }))
 }
+
+/// `husk attach` flags.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Keys that detach from the container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Do not relay stdin.
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Forward signals to the container.
+    #[arg(long = "sig-proxy", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: Option<bool>,
+    /// Use the most recently created container.
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// The container.
+    pub container: Option<String>,
+}
+
+/// `husk attach`: relays the running container's stdio until it exits
+/// (its exit status) or the user detaches (0).
+pub fn attach_cmd(ctx: &mut Ctx, a: AttachArgs) -> anyhow::Result<i32> {
+    let eng = ctx.engine(false)?;
+    let mut rec = match (&a.container, a.latest) {
+        (Some(n), _) => crate::container::lookup::find(&eng.catalog, n)?,
+        (None, true) => crate::container::lookup::latest(&eng.catalog)?,
+        (None, false) => anyhow::bail!("attach requires the name or id of a container"),
+    };
+    let l = crate::container::live::live(&eng.paths, &rec);
+    if !matches!(
+        l.state,
+        crate::catalog::containers::State::Running | crate::catalog::containers::State::Paused
+    ) {
+        anyhow::bail!("you can only attach to running containers: container state improper");
+    }
+    rec.options.interactive &= !a.no_stdin;
+    if let Some(k) = a.detach_keys {
+        rec.options.detach_keys = Some(k);
+    }
+    if let Some(p) = a.sig_proxy {
+        rec.options.sig_proxy = Some(p);
+    }
+    let socket = eng
+        .paths
+        .run_dir(&rec.id)
+        .join(husk_shim::config::ATTACH_SOCKET);
+    let outcome = match attach::connect(&socket)? {
+        Some(s) => relay(eng, &rec, s)?,
+        None => AttachOutcome::Disconnected,
+    };
+    match outcome {
+        AttachOutcome::Detached => Ok(0),
+        other => finish(eng, &rec, other),
+    }
+}

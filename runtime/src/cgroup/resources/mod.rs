@@ -15,7 +15,7 @@ mod memory;
 mod network;
 mod pids;
 mod spec_json;
-mod stats;
+pub mod stats;
 mod target;
 mod unified;
 mod validate;
