@@ -154,6 +154,25 @@ pub fn enter(ids: &IdContext) -> Result<(), UsernsError> {
     }
 }
 
+/// Joins the user namespace of process `pid` (a container's, which is the
+/// one its shim keeps), becoming root in it. For commands that act inside a
+/// running rootless container from outside (`exec`). The process must be
+/// single-threaded.
+pub fn join(pid: i32) -> Result<(), UsernsError> {
+    let path = format!("/proc/{pid}/ns/user");
+    let f = std::fs::File::open(&path).map_err(|e| UsernsError::Sys {
+        what: "opening the container's user namespace",
+        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    nix::sched::setns(&f, CloneFlags::CLONE_NEWUSER)
+        .map_err(sys("joining the container's user namespace"))?;
+    let zero_u = nix::unistd::Uid::from_raw(0);
+    let zero_g = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(zero_g, zero_g, zero_g).map_err(sys("becoming gid 0"))?;
+    nix::unistd::setresuid(zero_u, zero_u, zero_u).map_err(sys("becoming uid 0"))?;
+    Ok(())
+}
+
 fn parent(child: Pid, ids: &IdContext, ready: OwnedFd, go: OwnedFd) -> ! {
     let mut b = [0u8; 1];
     let unshared = matches!(nix::unistd::read(ready.as_raw_fd(), &mut b), Ok(1) if b[0] == 1);

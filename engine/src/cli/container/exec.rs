@@ -112,6 +112,11 @@ pub fn exec_cmd(ctx: &mut Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         tty: a.tty,
         privileged: a.privileged,
     };
+    if eng.paths.rootless && !crate::userns::inside() {
+        // The container shares the user namespace its shim keeps: exec
+        // from inside it, as root of it.
+        crate::userns::join(l.pid)?;
+    }
     let process = exec::process(eng, &rec, l.pid, &req)?;
     let root = eng.runtime_root()?;
     let console = if a.tty {

@@ -18,15 +18,28 @@ use crate::container::{live, lookup, rootfs};
 use crate::engine::Engine;
 use crate::storage::{export_path, ExportOptions, UnpackOptions};
 
-/// The root of a container's filesystem for a copy, and whether husk
-/// mounted it for the occasion (and must unmount it after).
-fn root_of(eng: &mut Engine, rec: &ContainerRecord) -> anyhow::Result<(PathBuf, bool)> {
-    let l = live::live(&eng.paths, rec);
+/// Finds `ctr` and the root of its filesystem for a copy, entering the
+/// right namespace first: a running container's user namespace (its root is
+/// then reachable as `/proc/PID/root`), else husk's storage namespace, where
+/// its layer is mounted for the copy. Returns whether husk mounted it (and
+/// must unmount it after).
+fn enter_root<'a>(
+    ctx: &'a mut Ctx,
+    ctr: &str,
+) -> anyhow::Result<(&'a mut Engine, ContainerRecord, PathBuf, bool)> {
+    let paths = ctx.paths.clone();
+    let rec = lookup::find(ctx.catalog()?, ctr)?;
+    let l = live::live(&paths, &rec);
     if matches!(l.state, State::Running | State::Paused | State::Created) && l.pid > 0 {
-        return Ok((PathBuf::from(format!("/proc/{}/root", l.pid)), false));
+        if paths.rootless && !crate::userns::inside() {
+            crate::userns::join(l.pid)?;
+        }
+        let root = PathBuf::from(format!("/proc/{}/root", l.pid));
+        return Ok((ctx.engine(false)?, rec, root, false));
     }
+    let eng = ctx.engine(true)?;
     if rec.options.rootfs {
-        return Ok((PathBuf::from(&rec.options.image), false));
+        return Ok((eng, rec.clone(), PathBuf::from(&rec.options.image), false));
     }
     let was = eng
         .store()?
@@ -34,7 +47,7 @@ fn root_of(eng: &mut Engine, rec: &ContainerRecord) -> anyhow::Result<(PathBuf, 
         .is_mounted(&rec.id)
         .unwrap_or(false);
     let p = rootfs::mount_existing(eng, &rec.id)?;
-    Ok((p, !was))
+    Ok((eng, rec, p, !was))
 }
 
 /// `husk cp` arguments.
@@ -69,9 +82,7 @@ pub fn cp_cmd(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<i32> {
 }
 
 fn copy_out(ctx: &mut Ctx, ctr: &str, path: &str, dest: &str) -> anyhow::Result<i32> {
-    let eng = ctx.engine(true)?;
-    let rec = lookup::find(&eng.catalog, ctr)?;
-    let (root, mounted) = root_of(eng, &rec)?;
+    let (eng, rec, root, mounted) = enter_root(ctx, ctr)?;
     let path = if path.is_empty() { "/" } else { path };
     let result = (|| -> anyhow::Result<()> {
         if dest == "-" {
@@ -162,9 +173,7 @@ fn copy_in(ctx: &mut Ctx, src: &str, ctr: &str, path: &str) -> anyhow::Result<i3
         }
         b.into_inner()?
     };
-    let eng = ctx.engine(true)?;
-    let rec = lookup::find(&eng.catalog, ctr)?;
-    let (root, mounted) = root_of(eng, &rec)?;
+    let (eng, rec, root, mounted) = enter_root(ctx, ctr)?;
     let result = (|| -> anyhow::Result<()> {
         let dest = crate::container::passwd::open_root(&root)?;
         let rel = path.trim_start_matches('/');

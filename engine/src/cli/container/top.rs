@@ -149,6 +149,11 @@ pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
     if !matches!(l.state, State::Running | State::Paused) {
         anyhow::bail!("top can only be used on running containers: container state improper");
     }
+    if paths.rootless && !crate::userns::inside() {
+        // /proc shows ids as the reader's user namespace maps them: read
+        // from the container's, as podman does.
+        crate::userns::join(l.pid)?;
+    }
     let root = husk_runtime::state::StateRoot::open(paths.runtime_root())?;
     let (st, _) = husk_runtime::container::load(&root, &rec.id)?;
     let pids = husk_runtime::container::pids(&st);
