@@ -11,4 +11,5 @@ pub mod cli;
 pub mod container;
 pub mod image;
 pub mod paths;
+pub mod trace;
 pub mod userns;

@@ -43,7 +43,7 @@ pub struct GlobalOpts {
     pub tmpdir: Option<PathBuf>,
     /// Print a per-phase trace of the command (table, or json with
     /// --trace=json); also $HUSK_TRACE.
-    #[arg(long, global = true, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
+    #[arg(long, global = true, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "table")]
     pub trace: Option<String>,
 }
 

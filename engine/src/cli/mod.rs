@@ -35,6 +35,7 @@ enum Command {
 
 /// Runs the command line `args` (argv[0] included); returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
+    let entered = crate::trace::now_ns();
     if args.len() == 2 && (args[1] == "--version" || args[1] == "-v") {
         println!("husk version {}", env!("CARGO_PKG_VERSION"));
         return 0;
@@ -51,14 +52,27 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    let trace = match crate::trace::Session::begin(
+        cli.global.trace.as_deref(),
+        cli.global.tmpdir.as_deref(),
+        entered,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            error::report(&e.into());
+            return error::ENGINE_ERROR;
+        }
+    };
     let result = Ctx::new(cli.global).and_then(|mut ctx| dispatch(&mut ctx, cli.command));
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             error::report(&e);
             error::exit_status(&e)
         }
-    }
+    };
+    trace.finish();
+    code
 }
 
 fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
