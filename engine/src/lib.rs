@@ -6,6 +6,7 @@
 //! Dependency direction: engine -> shim -> runtime; nothing depends on the
 //! engine.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod container;

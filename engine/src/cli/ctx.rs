@@ -35,9 +35,9 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "BACKEND")]
     pub events_backend: Option<String>,
     /// OCI runtime (accepted for podman compatibility: husk always uses its
-    /// own, built in).
+    /// own, built in). Repeatable: `husk bench startup` compares each.
     #[arg(long, global = true, value_name = "PATH")]
-    pub runtime: Option<String>,
+    pub runtime: Vec<String>,
     /// Directory for temporary files.
     #[arg(long, global = true, value_name = "PATH")]
     pub tmpdir: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! The `husk` command line: podman's commands, flags, output and exit codes.
 //! One module per command group; each command returns its exit status.
 
+mod bench;
 pub mod ctx;
 pub mod error;
 mod system;
@@ -31,6 +32,8 @@ enum Command {
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
     Info(system::InfoArgs),
+    /// Benchmark container start-up against other runtimes and engines.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the command line `args` (argv[0] included); returns the exit status.
@@ -79,5 +82,6 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
     match cmd {
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
+        Command::Bench(a) => bench::bench(ctx, a),
     }
 }
