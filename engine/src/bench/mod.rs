@@ -271,8 +271,13 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
 
     let mut entries = Vec::new();
     if cfg.lifecycle {
-        let mut runtimes: Vec<Result<Tool, String>> =
-            vec![tools::husk_runtime_tool(cfg.husk_runtime.as_deref()).map_err(|e| e.to_string())];
+        // A --husk-runtime that is wrong is an error; a husk-runtime that is
+        // not installed only makes husk's lifecycle unavailable.
+        let husk = match cfg.husk_runtime.as_deref() {
+            Some(p) => Ok(tools::husk_runtime_tool(Some(p))?),
+            None => tools::husk_runtime_tool(None).map_err(|e| e.to_string()),
+        };
+        let mut runtimes: Vec<Result<Tool, String>> = vec![husk];
         runtimes.extend(
             others
                 .iter()

@@ -383,8 +383,9 @@ impl Outcome {
         let mut said = Vec::new();
         for r in self.results.iter().filter(|r| r.reason.is_some()) {
             let line = format!(
-                "{} {}: {}",
+                "{} ({}) {}: {}",
                 r.tool,
+                r.kind,
                 if r.status == Status::Failed {
                     "failed"
                 } else {
