@@ -25,17 +25,57 @@ use crate::runtimes::{self, run_once, RunOpts, Runtime};
 use crate::stats::summarize;
 use crate::trace;
 
-const USAGE: &str =
-    "usage: husk-bench cgroup-tail [-n N] [--gap-ms MS] [--strace] [--json FILE] [--markdown FILE]";
+const USAGE: &str = "usage: husk-bench cgroup-tail [-n N] [--gap-ms MS] [--sweep-ms MS,MS,...] \
+[--strace] [--json FILE] [--markdown FILE]";
+
+/// Sleeps between husk runs for the sweep that relates the time since the
+/// previous migration to paying a grace period.
+pub const SWEEP_MS: &str = "0,2,5,8,10,15,20,30,50";
 
 /// The schedules, in report order.
 pub const SCHEDULES: [&str; 3] = ["back-to-back", "idle", "interleaved"];
 
-/// One run: its latency and, for husk, runtime.idmaps.
+/// One run: its latency and, for husk, when runtime.idmaps ran (ns).
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     ms: f64,
-    idmaps_ms: Option<f64>,
+    idmaps: Option<(u64, u64)>,
+}
+
+impl Sample {
+    fn idmaps_ms(&self) -> Option<f64> {
+        self.idmaps.map(|(s, e)| e.saturating_sub(s) as f64 / 1e6)
+    }
+}
+
+/// A husk run whose runtime.idmaps took longer than this waited for a
+/// grace period (it takes about 0.1-0.5 ms otherwise).
+pub const PAID_MS: f64 = 2.0;
+
+/// Buckets of time since the previous cgroup migration (ms).
+pub const GAP_BUCKETS: [(f64, f64); 8] = [
+    (0.0, 5.0),
+    (5.0, 10.0),
+    (10.0, 15.0),
+    (15.0, 20.0),
+    (20.0, 30.0),
+    (30.0, 50.0),
+    (50.0, 100.0),
+    (100.0, f64::INFINITY),
+];
+
+/// (time since the previous run's migration, idmaps duration) in ms, for
+/// consecutive husk runs with no other runtime in between.
+fn gaps(series: &[Sample]) -> Vec<(f64, f64)> {
+    series
+        .windows(2)
+        .filter_map(|w| {
+            let (_, prev_end) = w[0].idmaps?;
+            let (start, end) = w[1].idmaps?;
+            let gap = start.checked_sub(prev_end)? as f64 / 1e6;
+            Some((gap, end.saturating_sub(start) as f64 / 1e6))
+        })
+        .collect()
 }
 
 struct Ctx<'a> {
@@ -55,11 +95,11 @@ impl Ctx<'_> {
             trace: is_husk.then(|| trace_file.clone()),
         };
         let (ms, _) = run_once(rt, &root, self.bundle, &format!("tail-{}", self.seq), &opts)?;
-        let idmaps_ms = is_husk
-            .then(|| trace::ms_of(&trace::read(&trace_file), "runtime.idmaps"))
+        let idmaps = is_husk
+            .then(|| trace::span_of(&trace::read(&trace_file), "runtime.idmaps"))
             .flatten();
         let _ = std::fs::remove_file(&trace_file);
-        Ok(Sample { ms, idmaps_ms })
+        Ok(Sample { ms, idmaps })
     }
 }
 
@@ -129,6 +169,13 @@ pub fn run(args: &Args) -> Result<Report> {
     let mut a = args.clone();
     let gap_ms: u64 = a.take_value("--gap-ms")?.map_or(Ok(100), |v| v.parse())?;
     let with_strace = a.take_flag("--strace");
+    let sweep: Vec<u64> = a
+        .take_value("--sweep-ms")?
+        .unwrap_or_else(|| SWEEP_MS.into())
+        .split(',')
+        .map(|v| v.trim().parse())
+        .collect::<Result<_, _>>()
+        .context("--sweep-ms takes milliseconds separated by commas")?;
     a.finish(USAGE)?;
     let n = args.n.unwrap_or(30);
     let load = report::load1();
@@ -161,6 +208,14 @@ pub fn run(args: &Args) -> Result<Report> {
             samples[2][i].push(ctx.run(rt)?);
         }
     }
+    // husk alone, sleeping each of the sweep's gaps in turn.
+    let mut swept = Vec::new();
+    if rts[0].name == "husk-runtime" {
+        for k in 0..n * 2 {
+            std::thread::sleep(Duration::from_millis(sweep[k % sweep.len().max(1)]));
+            swept.push(ctx.run(&rts[0])?);
+        }
+    }
     let mut straced: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; rts.len()];
     if with_strace {
         for (i, rt) in rts.iter().enumerate() {
@@ -191,7 +246,7 @@ pub fn run(args: &Args) -> Result<Report> {
     for (i, rt) in rts.iter().enumerate() {
         for (k, sched) in SCHEDULES.iter().enumerate() {
             let v: Vec<f64> = samples[k][i].iter().map(|s| s.ms).collect();
-            let idm: Vec<f64> = samples[k][i].iter().filter_map(|s| s.idmaps_ms).collect();
+            let idm: Vec<f64> = samples[k][i].iter().filter_map(Sample::idmaps_ms).collect();
             rows.push(vec![
                 rt.name.clone(),
                 sched.to_string(),
@@ -214,6 +269,48 @@ pub fn run(args: &Args) -> Result<Report> {
         report::conditions(load),
         report::table(&header, &rows)
     );
+    // husk alone (back-to-back, idle, sweep): whether a run paid, against
+    // the time since the previous run's migration.
+    let mut pairs = gaps(&samples[0][0]);
+    pairs.extend(gaps(&samples[1][0]));
+    pairs.extend(gaps(&swept));
+    let header = [
+        "time since the previous migration",
+        "runs",
+        "paid a grace period",
+        "runtime.idmaps p50 ms",
+    ];
+    let rows: Vec<Vec<String>> = GAP_BUCKETS
+        .iter()
+        .map(|&(lo, hi)| {
+            let v: Vec<f64> = pairs
+                .iter()
+                .filter(|(g, _)| *g >= lo && *g < hi)
+                .map(|p| p.1)
+                .collect();
+            let paid = v.iter().filter(|&&d| d > PAID_MS).count();
+            let range = if hi.is_finite() {
+                format!("{lo:.0}-{hi:.0} ms")
+            } else {
+                format!(">= {lo:.0} ms")
+            };
+            let share = if v.is_empty() {
+                "-".into()
+            } else {
+                format!("{paid} ({:.0}%)", 100.0 * paid as f64 / v.len() as f64)
+            };
+            vec![range, v.len().to_string(), share, p(&v, |s| s.p50)]
+        })
+        .collect();
+    md.push_str(&format!(
+        "\nhusk-runtime alone (back-to-back, idle, and {} runs sleeping {} ms in turn): a run \"paid\" when \
+         runtime.idmaps took over {PAID_MS} ms.\n\n{}",
+        swept.len(),
+        sweep.iter().map(u64::to_string).collect::<Vec<_>>().join("/"),
+        report::table(&header, &rows)
+    ));
+    results.push(json!({"runtime": "husk-runtime", "schedule": "gaps",
+        "gap_and_idmaps_ms": pairs.iter().map(|(g, d)| [*g, *d]).collect::<Vec<_>>()}));
     if with_strace {
         let header = [
             "runtime",
@@ -257,6 +354,19 @@ pub fn run(args: &Args) -> Result<Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_between_consecutive_migrations() {
+        let s = |a: u64, b: u64| Sample {
+            ms: 1.0,
+            idmaps: Some((a * 1_000_000, b * 1_000_000)),
+        };
+        let none = Sample {
+            ms: 1.0,
+            idmaps: None,
+        };
+        assert_eq!(gaps(&[s(0, 1), s(11, 12), none, s(30, 45)]), [(10.0, 1.0)]);
+    }
 
     #[test]
     fn reads_strace_writes_including_resumed_ones() {

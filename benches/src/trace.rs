@@ -35,11 +35,12 @@ pub fn read(path: &Path) -> Vec<Phase> {
     parse(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
-/// Total milliseconds of the phases called `name`, if any.
-pub fn ms_of(phases: &[Phase], name: &str) -> Option<f64> {
-    let v: Vec<&Phase> = phases.iter().filter(|p| p.name == name).collect();
-    (!v.is_empty())
-        .then(|| v.iter().map(|p| p.end.saturating_sub(p.start)).sum::<u64>() as f64 / 1e6)
+/// (start, end) of the first phase called `name`.
+pub fn span_of(phases: &[Phase], name: &str) -> Option<(u64, u64)> {
+    phases
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| (p.start, p.end))
 }
 
 #[cfg(test)]
@@ -47,11 +48,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_sums() {
+    fn parses_and_finds() {
         let p = parse("1\ta\t10\t1000010\nbad\n2\ta\t0\t500000\n3\tb\t5\t5\n");
         assert_eq!(p.len(), 3);
-        assert_eq!(ms_of(&p, "a"), Some(1.5));
-        assert_eq!(ms_of(&p, "b"), Some(0.0));
-        assert_eq!(ms_of(&p, "c"), None);
+        assert_eq!(span_of(&p, "b"), Some((5, 5)));
+        assert_eq!(span_of(&p, "c"), None);
+        assert_eq!(span_of(&p, "a"), Some((10, 1000010)));
     }
 }
