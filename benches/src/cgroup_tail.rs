@@ -203,9 +203,9 @@ pub fn run(args: &Args) -> Result<Report> {
             samples[1][i].push(ctx.run(rt)?);
         }
     }
-    for _ in 0..n {
-        for (i, rt) in rts.iter().enumerate() {
-            samples[2][i].push(ctx.run(rt)?);
+    for round in 0..n {
+        for i in report::rotation(rts.len(), round) {
+            samples[2][i].push(ctx.run(&rts[i])?);
         }
     }
     // husk alone, sleeping each of the sweep's gaps in turn.

@@ -75,6 +75,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// The order of round `round` over `n` tools: each once, starting with
+/// tool `round mod n`, so every tool takes every position equally often.
+pub fn rotation(n: usize, round: usize) -> Vec<usize> {
+    (0..n).map(|i| (i + round) % n.max(1)).collect()
+}
+
 /// Milliseconds with two decimals.
 pub fn ms(v: f64) -> String {
     format!("{v:.2}")
@@ -83,6 +89,11 @@ pub fn ms(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotates() {
+        assert_eq!(rotation(3, 4), [1, 2, 0]);
+    }
 
     #[test]
     fn markdown_table() {

@@ -96,7 +96,8 @@ pub struct Config {
     pub warmup: usize,
     /// Concurrent starts per tool and operation in a round.
     pub parallel: usize,
-    /// Shuffle the order of tools in every round (else fixed order).
+    /// Shuffle the order of tools in every round (else round-robin,
+    /// starting one further each round).
     pub shuffle: bool,
     /// Seed of the shuffle (else the clock).
     pub seed: Option<u64>,
@@ -171,6 +172,12 @@ impl Shuffle {
             v.swap(i, j);
         }
     }
+}
+
+/// The round-robin order of `round`: every tool once, starting with tool
+/// `round mod n`, so each takes every position equally often.
+fn rotation(n: usize, round: usize) -> Vec<usize> {
+    (0..n).map(|i| (i + round) % n.max(1)).collect()
 }
 
 /// One tool's place in the run: measured, or why not.
@@ -335,8 +342,13 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
         let record = round >= cfg.warmup;
         let recorded = round.saturating_sub(cfg.warmup);
         let rss = record && cfg.rss_every > 0 && recorded % cfg.rss_every == 0;
+        // Whoever runs right after an idle spell (or a long engine run)
+        // pays the cgroup grace period in its first migration, so no tool
+        // may always come first: round-robin rotates the start each round.
         if cfg.shuffle {
             shuffle.permute(&mut order);
+        } else {
+            order = rotation(entries.len(), round);
         }
         for &i in &order {
             let e = &mut entries[i];
@@ -406,6 +418,14 @@ fn rows(entries: &[Entry], cfg: &Config) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_robin_rotates() {
+        assert_eq!(rotation(3, 0), [0, 1, 2]);
+        assert_eq!(rotation(3, 1), [1, 2, 0]);
+        assert_eq!(rotation(3, 5), [2, 0, 1]);
+        assert!(rotation(0, 4).is_empty());
+    }
 
     #[test]
     fn shuffle_is_a_seeded_permutation() {

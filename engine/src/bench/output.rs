@@ -277,7 +277,11 @@ impl Outcome {
             c.rounds,
             c.warmup,
             c.parallel,
-            if c.shuffle { "shuffled" } else { "round-robin" },
+            if c.shuffle {
+                "shuffled"
+            } else {
+                "round-robin, rotating"
+            },
             c.baseline
         );
         let _ = writeln!(

@@ -57,7 +57,8 @@ pub struct StartupArgs {
     /// throughput too).
     #[arg(short = 'p', long, default_value_t = 1, value_name = "P")]
     parallel: usize,
-    /// Shuffle the order of tools in every round (default: round-robin).
+    /// Shuffle the order of tools in every round (default: round-robin,
+    /// each round starting with the next tool).
     #[arg(long)]
     shuffle: bool,
     /// Seed for --shuffle.
