@@ -204,7 +204,7 @@ pub fn run(args: &Args) -> Result<Report> {
         }
     }
     for round in 0..n {
-        for i in report::rotation(rts.len(), round) {
+        for i in report::balanced_order(rts.len(), round) {
             samples[2][i].push(ctx.run(&rts[i])?);
         }
     }

@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> Result<Report> {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
         let mut failed: Vec<Option<String>> = vec![None; engines.len()];
         for round in 0..warmup + n {
-            for i in report::rotation(engines.len(), round) {
+            for i in report::balanced_order(engines.len(), round) {
                 let e = &engines[i];
                 if failed[i].is_some() {
                     continue;

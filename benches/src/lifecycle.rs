@@ -25,9 +25,9 @@ pub fn run(args: &Args) -> Result<Report> {
     // One warm-up round, not recorded, then interleaved rounds; every
     // fifth round also measures peak RSS through the launcher.
     for round in 0..=n {
-        // Rotate who goes first: the runtime after an idle spell pays the
-        // cgroup grace period (see cgroup-tail), so none may always be it.
-        for i in crate::report::rotation(runtimes.len(), round) {
+        // The runtime after an idle spell or a long run pays the cgroup
+        // grace period (see cgroup-tail): vary who follows whom.
+        for i in crate::report::balanced_order(runtimes.len(), round) {
             let rt = &runtimes[i];
             let root = work.path().join(format!("root-{}", rt.name));
             let id = format!("bench-{round}");
@@ -78,8 +78,8 @@ pub fn run(args: &Args) -> Result<Report> {
         "peak RSS KiB",
     ];
     let md = format!(
-        "### Runtime lifecycle: `RUNTIME run` of a busybox `true`\n\n{n} interleaved rounds (each starting \
-         with the next runtime) after one warm-up; \
+        "### Runtime lifecycle: `RUNTIME run` of a busybox `true`\n\n{n} interleaved rounds (in a balanced \
+         order: each runtime follows each other equally often) after one warm-up; \
          peak RSS through GNU time every fifth round. {}\n\n{}",
         report::conditions(load),
         report::table(&header, &rows)

@@ -75,10 +75,29 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-/// The order of round `round` over `n` tools: each once, starting with
-/// tool `round mod n`, so every tool takes every position equally often.
-pub fn rotation(n: usize, round: usize) -> Vec<usize> {
-    (0..n).map(|i| (i + round) % n.max(1)).collect()
+/// The order of round `round` over `n` tools: row `round` of a balanced
+/// Latin square (Williams design), so that over `n` rounds (`2n` for odd
+/// `n`) every tool runs right after every other equally often. (The tool
+/// after an idle spell or a long run pays the cgroup grace period; a fixed
+/// or merely rotated order would make it always the same one.)
+pub fn balanced_order(n: usize, round: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let rows = if n % 2 == 0 { n } else { 2 * n };
+    let row = round % rows;
+    let mut order: Vec<usize> = (0..n)
+        .map(|j| match j {
+            0 => 0,
+            j if j % 2 == 1 => j.div_ceil(2),
+            j => n - j / 2,
+        })
+        .map(|x| (x + row % n) % n)
+        .collect();
+    if row >= n {
+        order.reverse();
+    }
+    order
 }
 
 /// Milliseconds with two decimals.
@@ -91,8 +110,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rotates() {
-        assert_eq!(rotation(3, 4), [1, 2, 0]);
+    fn balanced() {
+        // n = 3: six rows, each ordered pair twice.
+        let mut pairs = std::collections::HashMap::new();
+        for r in 0..6 {
+            for w in balanced_order(3, r).windows(2) {
+                *pairs.entry((w[0], w[1])).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(pairs.len(), 6);
+        assert!(pairs.values().all(|&k| k == 2));
     }
 
     #[test]

@@ -96,8 +96,8 @@ pub struct Config {
     pub warmup: usize,
     /// Concurrent starts per tool and operation in a round.
     pub parallel: usize,
-    /// Shuffle the order of tools in every round (else round-robin,
-    /// starting one further each round).
+    /// Shuffle the order of tools in every round (else the rows of a
+    /// balanced Latin square: see [`balanced_order`]).
     pub shuffle: bool,
     /// Seed of the shuffle (else the clock).
     pub seed: Option<u64>,
@@ -174,10 +174,27 @@ impl Shuffle {
     }
 }
 
-/// The round-robin order of `round`: every tool once, starting with tool
-/// `round mod n`, so each takes every position equally often.
-fn rotation(n: usize, round: usize) -> Vec<usize> {
-    (0..n).map(|i| (i + round) % n.max(1)).collect()
+/// The order of `round` over `n` tools: row `round` of a balanced Latin
+/// square (Williams design), so that over `n` rounds (`2n` for odd `n`)
+/// every tool runs right after every other tool equally often. Rotating
+/// one fixed order would not do: whoever follows a long engine run would
+/// follow it in every round.
+pub fn balanced_order(n: usize, round: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let first = (0..n).map(|j| match j {
+        0 => 0,
+        j if j % 2 == 1 => j.div_ceil(2),
+        j => n - j / 2,
+    });
+    let rows = if n % 2 == 0 { n } else { 2 * n };
+    let row = round % rows;
+    let mut order: Vec<usize> = first.map(|x| (x + row % n) % n).collect();
+    if row >= n {
+        order.reverse();
+    }
+    order
 }
 
 /// One tool's place in the run: measured, or why not.
@@ -336,7 +353,6 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
         .seed
         .unwrap_or_else(|| husk_runtime::trace::now_ns() | 1);
     let mut shuffle = Shuffle(seed.max(1));
-    let mut order: Vec<usize> = (0..entries.len()).collect();
     let total = cfg.warmup + cfg.rounds;
     for round in 0..total {
         let record = round >= cfg.warmup;
@@ -344,11 +360,16 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
         let rss = record && cfg.rss_every > 0 && recorded % cfg.rss_every == 0;
         // Whoever runs right after an idle spell (or a long engine run)
         // pays the cgroup grace period in its first migration, so no tool
-        // may always come first: round-robin rotates the start each round.
+        // may always follow the same one.
+        let active: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].active.is_some())
+            .collect();
+        let mut order: Vec<usize> = balanced_order(active.len(), round)
+            .into_iter()
+            .map(|k| active[k])
+            .collect();
         if cfg.shuffle {
             shuffle.permute(&mut order);
-        } else {
-            order = rotation(entries.len(), round);
         }
         for &i in &order {
             let e = &mut entries[i];
@@ -420,11 +441,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_robin_rotates() {
-        assert_eq!(rotation(3, 0), [0, 1, 2]);
-        assert_eq!(rotation(3, 1), [1, 2, 0]);
-        assert_eq!(rotation(3, 5), [2, 0, 1]);
-        assert!(rotation(0, 4).is_empty());
+    fn balanced_orders_let_every_tool_follow_every_other_equally() {
+        for n in 1..8 {
+            let rows = if n % 2 == 0 { n } else { 2 * n };
+            let mut follows = vec![vec![0; n]; n];
+            for r in 0..rows {
+                let o = balanced_order(n, r);
+                let mut sorted = o.clone();
+                sorted.sort();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "row {r} of {n}");
+                for w in o.windows(2) {
+                    follows[w[0]][w[1]] += 1;
+                }
+            }
+            let want = if n % 2 == 0 { 1 } else { 2 };
+            for (a, row) in follows.iter().enumerate() {
+                for (b, &k) in row.iter().enumerate() {
+                    assert_eq!(k, if a == b { 0 } else { want }, "{a} then {b}, n {n}");
+                }
+            }
+        }
+        assert!(balanced_order(0, 3).is_empty());
     }
 
     #[test]

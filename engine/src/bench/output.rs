@@ -280,7 +280,7 @@ impl Outcome {
             if c.shuffle {
                 "shuffled"
             } else {
-                "round-robin, rotating"
+                "balanced order"
             },
             c.baseline
         );

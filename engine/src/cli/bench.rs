@@ -57,8 +57,9 @@ pub struct StartupArgs {
     /// throughput too).
     #[arg(short = 'p', long, default_value_t = 1, value_name = "P")]
     parallel: usize,
-    /// Shuffle the order of tools in every round (default: round-robin,
-    /// each round starting with the next tool).
+    /// Shuffle the order of tools in every round (default: each round
+    /// runs every tool once, ordered so that every tool follows every
+    /// other equally often).
     #[arg(long)]
     shuffle: bool,
     /// Seed for --shuffle.
