@@ -6,6 +6,7 @@
 mod bench_support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 
 use bench_support::{husk_with_path, json, rows, QUICK};
 
@@ -158,4 +159,75 @@ fn husk_alone_on_a_path_of_husk_and_husk_runtime() {
     let o = bench(path.to_str().unwrap(), &["--json", "--only", "runtimes"]);
     let doc = json(&o);
     assert_eq!(doc["results"].as_array().map(Vec::len), Some(4), "{doc:#}");
+}
+
+#[test]
+fn an_interrupted_benchmark_removes_its_containers_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(husk_tests::husk::husk_binary())
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .args(["bench", "startup", "--only", "runtimes", "--no-discover"])
+        .args(["-n", "1000000", "--warmup", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        // Its own process group, to signal it as a terminal's Ctrl-C does:
+        // the runtime it is running dies mid-command too.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Interrupt once it is measuring: husk's state root holds a container.
+    let measuring = || {
+        std::fs::read_dir(tmp.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|w| {
+                std::fs::read_dir(w.path().join("r0/state")).is_ok_and(|mut d| d.next().is_some())
+            })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !measuring() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the benchmark never started a container"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill has no memory effects; the group is our child's, which
+    // is not reaped yet.
+    assert_eq!(unsafe { libc::kill(-(pid as i32), libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Error: interrupted"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "work directory left behind: {left:?}");
+    let prefix = format!("husk-bench-{pid}-");
+    assert_eq!(
+        cgroups_named(std::path::Path::new("/sys/fs/cgroup"), &prefix, 5),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+/// cgroup directories whose name starts with `prefix`, `depth` levels deep.
+fn cgroups_named(dir: &std::path::Path, prefix: &str, depth: usize) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(e.path());
+        } else if depth > 0 {
+            found.extend(cgroups_named(&e.path(), prefix, depth - 1));
+        }
+    }
+    found
 }

@@ -3,6 +3,7 @@
 //! image imported under a benchmark tag and removed afterwards.
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -81,6 +82,7 @@ fn setup(argv: &[OsString], dir: &Path) -> Result<Result<String, Failure>, Bench
     };
     let status = Command::new(&argv[0])
         .args(&argv[1..])
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(file(&out_p)?)
         .stderr(file(&err_p)?)

@@ -10,6 +10,7 @@
 //! `run --rm IMAGE true` ([`engines`]).
 
 pub mod engines;
+pub mod interrupt;
 pub mod lifecycle;
 pub mod mounts;
 pub mod output;
@@ -85,6 +86,9 @@ pub enum BenchError {
     /// No tool could be measured.
     #[error("nothing could be measured: {0}")]
     NothingMeasured(String),
+    /// Ctrl-C or SIGTERM: stopped after cleaning up.
+    #[error("interrupted: stopped after removing the benchmark's containers and stores")]
+    Interrupted,
 }
 
 /// What to measure and how.
@@ -287,6 +291,7 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
         None => ImageSource::Named(String::new()),
     };
     Reaper::become_subreaper()?;
+    interrupt::install()?;
     let mut reaper = Reaper::default();
     let slots_dir = w.join("slots");
     std::fs::create_dir_all(&slots_dir).map_err(io(&slots_dir))?;
@@ -355,6 +360,9 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
     let mut shuffle = Shuffle(seed.max(1));
     let total = cfg.warmup + cfg.rounds;
     for round in 0..total {
+        if interrupt::requested() {
+            break;
+        }
         let record = round >= cfg.warmup;
         let recorded = round.saturating_sub(cfg.warmup);
         let rss = record && cfg.rss_every > 0 && recorded % cfg.rss_every == 0;
@@ -372,6 +380,9 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
             shuffle.permute(&mut order);
         }
         for &i in &order {
+            if interrupt::requested() {
+                break;
+            }
             let e = &mut entries[i];
             let Some(p) = e.active.as_mut() else {
                 continue;
@@ -397,6 +408,9 @@ pub fn startup(cfg: &Config) -> Result<Outcome, BenchError> {
         p.cleanup(&mut ctx);
     }
     reaper.reap_strays();
+    if interrupt::requested() {
+        return Err(BenchError::Interrupted);
+    }
     host.finish();
     let rows = rows(&entries, cfg);
     if !rows.iter().any(|r| r.status == Status::Ok) {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Seek};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -272,7 +273,11 @@ impl Slots {
                     c
                 }
             };
-            cmd.stdin(Stdio::null())
+            // Their own process group: a terminal's Ctrl-C reaches only
+            // the benchmark, which finishes the command and cleans up
+            // (a runtime killed mid-create leaves its cgroups behind).
+            cmd.process_group(0)
+                .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(f.try_clone().map_err(|e| BenchError::Sys {
                     what: "duplicating a stderr file",

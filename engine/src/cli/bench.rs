@@ -148,7 +148,15 @@ fn startup(ctx: &mut Ctx, a: StartupArgs) -> anyhow::Result<i32> {
         rss_every: a.rss_every,
         tmpdir: ctx.global.tmpdir.clone(),
     };
-    let outcome = bench::startup(&cfg)?;
+    let outcome = match bench::startup(&cfg) {
+        Ok(o) => o,
+        // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+        Err(e @ bench::BenchError::Interrupted) => {
+            super::error::report(&e.into());
+            return Ok(130);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(path) = &a.chart {
         std::fs::write(path, bench::svg::render(&outcome))
             .with_context(|| format!("writing the chart {}", path.display()))?;
