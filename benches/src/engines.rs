@@ -135,17 +135,15 @@ pub fn husk_binary() -> Result<PathBuf> {
     Ok(p)
 }
 
-/// A world-executable copy of `bin` for the test user (the checkout may
-/// sit under a 0700 home).
-fn shared_copy(bin: &Path) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("husk-bench-bin-{}", std::process::id()));
-    fs::create_dir_all(&dir)?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-    let dst = dir.join(bin.file_name().context("binary name")?);
-    if !dst.exists() {
-        fs::copy(bin, &dst)?;
-        fs::set_permissions(&dst, fs::Permissions::from_mode(0o755))?;
-    }
+/// A world-executable copy of `bin` in `dir` for the test user (the
+/// checkout may sit under a 0700 home); it goes with the engine's store.
+fn shared_copy(bin: &Path, dir: &Path) -> Result<PathBuf> {
+    let sub = dir.join("bin");
+    fs::create_dir_all(&sub)?;
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o755))?;
+    let dst = sub.join(bin.file_name().context("binary name")?);
+    fs::copy(bin, &dst)?;
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755))?;
     Ok(dst)
 }
 
@@ -337,7 +335,7 @@ pub fn setup(name: &str, mode: &Mode, fx: &Fixture) -> Result<Result<Engine, Una
         }
     };
     let bin = if mode.user().is_some() {
-        shared_copy(&bin)?
+        shared_copy(&bin, d)?
     } else {
         bin
     };

@@ -141,11 +141,15 @@ pub fn prepare(
         path: dir.to_owned(),
         source: e,
     })?;
+    // A failed step still removes what the engine put in its store.
     macro_rules! try_setup {
-        ($argv:expr) => {
+        ($e:ident, $argv:expr) => {
             match setup(&$argv, dir)? {
                 Ok(out) => out,
-                Err(f) => return Ok(Prepared::Failed(f)),
+                Err(f) => {
+                    $e.teardown();
+                    return Ok(Prepared::Failed(f));
+                }
             }
         };
     }
@@ -200,15 +204,15 @@ pub fn prepare(
             ]);
             argv.push(tarball.clone().into_os_string());
             argv.push(IMAGE_REF.into());
-            try_setup!(argv);
             e.imported = true;
+            try_setup!(e, argv);
         }
         ImageSource::Built { layout, .. } => {
             let oci = format!("oci:{}:{}", layout.display(), super::rootfs::IMAGE_TAG);
-            let out = try_setup!(e.cmd(&["pull", "-q", &oci]));
-            let id = out.lines().last().unwrap_or_default().trim().to_owned();
-            try_setup!(e.cmd(&["tag", &id, IMAGE_REF]));
             e.imported = true;
+            let out = try_setup!(e, e.cmd(&["pull", "-q", &oci]));
+            let id = out.lines().last().unwrap_or_default().trim().to_owned();
+            try_setup!(e, e.cmd(&["tag", &id, IMAGE_REF]));
         }
     }
     match setup(&e.run_argv(), dir)? {
@@ -216,6 +220,7 @@ pub fn prepare(
         Err(f) if f.stderr.to_lowercase().contains("rlimit") => {
             e.run_args.extend(FALLBACK_ULIMITS.map(String::from));
             if let Err(f2) = setup(&e.run_argv(), dir)? {
+                e.teardown();
                 return Ok(Prepared::Failed(f2));
             }
             e.notes.push(format!(
@@ -225,7 +230,10 @@ pub fn prepare(
                 FALLBACK_ULIMITS.join(" ")
             ));
         }
-        Err(f) => return Ok(Prepared::Failed(f)),
+        Err(f) => {
+            e.teardown();
+            return Ok(Prepared::Failed(f));
+        }
     }
     Ok(Prepared::Ready(Box::new(e)))
 }
@@ -306,6 +314,15 @@ impl Participant for EngineRun {
     }
 
     fn cleanup(&mut self, ctx: &mut RoundCtx<'_>) {
+        self.teardown();
+        ctx.reaper.reap_strays();
+    }
+}
+
+impl EngineRun {
+    /// Removes the containers, the private store (and its mounts) or the
+    /// imported image. Idempotent.
+    fn teardown(&mut self) {
         let dir = self.scratch.clone();
         if let Some(store) = self.store.take() {
             let _ = setup(&self.cmd(&["rm", "--all", "--force"]), &dir);
@@ -315,8 +332,8 @@ impl Participant for EngineRun {
             super::mounts::unmount_under(&store);
             let _ = std::fs::remove_dir_all(&store);
         } else if self.imported {
+            self.imported = false;
             let _ = setup(&self.cmd(&["rmi", "--force", IMAGE_REF]), &dir);
         }
-        ctx.reaper.reap_strays();
     }
 }
