@@ -15,6 +15,7 @@ PACKAGES=(
   busybox-static uidmap passt slirp4netns docker-registry skopeo umoci
   crun runc podman criu qemu-system-x86 linux-image-amd64 cpio gzip
   iproute2 procps psmisc util-linux attr file time openssl apache2-utils
+  strace librsvg2-bin
 )
 
 log() { printf 'setup-host: %s\n' "$*" >&2; }

@@ -6,6 +6,7 @@
 //! Dependency direction: engine -> shim -> runtime; nothing depends on the
 //! engine.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod container;
@@ -14,7 +15,5 @@ pub mod format;
 pub mod image;
 pub mod paths;
 pub mod storage;
+pub mod trace;
 pub mod userns;
-
-/// The per-phase start-up trace (see `husk_runtime::trace`).
-pub use husk_runtime::trace;

@@ -36,15 +36,15 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "BACKEND")]
     pub events_backend: Option<String>,
     /// OCI runtime (accepted for podman compatibility: husk always uses its
-    /// own, built in).
+    /// own, built in). Repeatable: `husk bench startup` compares each.
     #[arg(long, global = true, value_name = "PATH")]
-    pub runtime: Option<String>,
+    pub runtime: Vec<String>,
     /// Directory for temporary files.
     #[arg(long, global = true, value_name = "PATH")]
     pub tmpdir: Option<PathBuf>,
     /// Print a per-phase trace of the command (table, or json with
     /// --trace=json); also $HUSK_TRACE.
-    #[arg(long, global = true, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
+    #[arg(long, global = true, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "table")]
     pub trace: Option<String>,
 }
 
