@@ -19,9 +19,12 @@ pub fn cleanup(eng: &mut Engine, id: &str) -> Result<()> {
     let Some(rec) = eng.catalog.container(id)? else {
         return Ok(());
     };
+    let t = crate::trace::span("engine.cleanup.record");
     record_exit(eng, &rec)?;
+    t.end();
     release(eng, &rec)?;
     if rec.options.rm {
+        let _t = crate::trace::span("engine.cleanup.purge");
         remove::purge(eng, &rec)?;
     }
     Ok(())
@@ -49,11 +52,14 @@ pub fn record_exit(eng: &mut Engine, rec: &ContainerRecord) -> Result<()> {
 
 /// Deletes the runtime's state (and cgroup) and unmounts the rootfs.
 pub fn release(eng: &mut Engine, rec: &ContainerRecord) -> Result<()> {
+    let t = crate::trace::span("engine.cleanup.runtime-delete");
     if let Ok(root) = eng.runtime_root() {
         match husk_runtime::container::delete(&root, &rec.id, true) {
             Ok(()) | Err(RuntimeError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    t.end();
+    let _t = crate::trace::span("engine.cleanup.unmount");
     rootfs::unmount(eng, &rec.id)
 }

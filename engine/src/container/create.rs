@@ -130,7 +130,7 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
     mkdir(&eng.paths.run_dir(&cid))?;
     let t = crate::trace::span("engine.rootfs");
     let root = match &req.image {
-        Some(img) => rootfs::prepare(eng, &cid, &img.record)?,
+        Some(img) => rootfs::prepare(eng, &cid, &img.record, opts.rm)?,
         None => PathBuf::from(&opts.image),
     };
     t.end();

@@ -16,8 +16,10 @@ fn storage_err(e: StorageError) -> ContainerError {
 }
 
 /// Creates the container's layer on the image's layers and mounts it;
-/// returns the rootfs path.
-pub fn prepare(eng: &mut Engine, id: &str, image: &ImageRecord) -> Result<PathBuf> {
+/// returns the rootfs path. `volatile` (for `--rm` containers): the upper
+/// filesystem is never synced for it, which a plain unmount otherwise does
+/// for the whole host filesystem.
+pub fn prepare(eng: &mut Engine, id: &str, image: &ImageRecord, volatile: bool) -> Result<PathBuf> {
     let top = match image.layers.last() {
         Some(hex) => Some(ChainId::parse(&format!("sha256:{hex}")).map_err(|e| {
             ContainerError::Other(format!("image {}: bad layer id: {e}", image.id))
@@ -28,7 +30,7 @@ pub fn prepare(eng: &mut Engine, id: &str, image: &ImageRecord) -> Result<PathBu
     let driver = store.driver();
     store
         .containers()
-        .create(id, top.as_ref(), driver)
+        .create_with(id, top.as_ref(), driver, volatile)
         .map_err(storage_err)?;
     store.containers().mount(id).map_err(storage_err)
 }

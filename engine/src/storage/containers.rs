@@ -37,6 +37,10 @@ pub struct ContainerLayer {
     pub layers: Vec<ChainId>,
     /// When it was created (seconds since the epoch).
     pub created: u64,
+    /// Its overlay is mounted `volatile` (no syncs): for layers that go with
+    /// their container (`--rm`), which a crash makes garbage anyway.
+    #[serde(default)]
+    pub volatile: bool,
 }
 
 /// The container layers under `<root>/containers`.
@@ -166,6 +170,18 @@ impl ContainerStore {
         image_top: Option<&ChainId>,
         driver: Driver,
     ) -> Result<ContainerLayer> {
+        self.create_with(id, image_top, driver, false)
+    }
+
+    /// [`ContainerStore::create`], with `volatile` overlay mounts (see
+    /// [`ContainerLayer::volatile`]).
+    pub fn create_with(
+        &self,
+        id: &str,
+        image_top: Option<&ChainId>,
+        driver: Driver,
+        volatile: bool,
+    ) -> Result<ContainerLayer> {
         check_id(id)?;
         let _lock = self.lock(id)?;
         if self.container_dir(id).exists() {
@@ -243,6 +259,7 @@ impl ContainerStore {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            volatile,
         };
         let json = serde_json::to_vec_pretty(&c).map_err(|e| StorageError::BadMetadata {
             path: sp.join(META),
@@ -286,8 +303,24 @@ impl ContainerStore {
             work: &work,
             target: &target,
             userxattr: self.rootless,
+            volatile: c.volatile,
         };
-        m.mount().map_err(|(options, source)| StorageError::Mount {
+        if c.volatile {
+            // A volatile upper that was mounted when the host went down is
+            // marked by the kernel and refused; its container is garbage
+            // then, and mounting it again for cleanup must still work.
+            let _ = std::fs::remove_dir_all(work.join("work").join("incompat"));
+        }
+        // Kernels before 5.10 have no `volatile`: mount without it there.
+        let mounted = match m.mount() {
+            Err(_) if m.volatile => OverlayMount {
+                volatile: false,
+                ..m.clone()
+            }
+            .mount(),
+            other => other,
+        };
+        mounted.map_err(|(options, source)| StorageError::Mount {
             id: id.to_owned(),
             target: target.clone(),
             options,

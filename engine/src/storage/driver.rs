@@ -162,6 +162,7 @@ pub fn probe(tmp: &Path, rootless: bool) -> Result<Probe> {
         work: &work,
         target: &merged,
         userxattr: rootless,
+        volatile: false,
     };
     match m.mount() {
         Err((opts, e)) => probe.overlay_error = Some(format!("mount -t overlay -o {opts}: {e}")),

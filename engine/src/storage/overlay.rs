@@ -34,6 +34,9 @@ pub(crate) struct OverlayMount<'a> {
     pub target: &'a Path,
     /// Mount with `userxattr` (in a user namespace).
     pub userxattr: bool,
+    /// Mount with `volatile`: no sync of the upper filesystem, at unmount or
+    /// on fsync (for layers thrown away with their container).
+    pub volatile: bool,
 }
 
 /// Escapes the characters overlay's option parser treats specially.
@@ -77,6 +80,9 @@ impl OverlayMount<'_> {
         // was made on; layers are shared and may be re-unpacked, so keep it
         // off as podman does (userxattr implies it anyway).
         o.push_str(",index=off");
+        if self.volatile {
+            o.push_str(",volatile");
+        }
         o
     }
 
@@ -186,6 +192,7 @@ mod tests {
             work: Path::new("/w"),
             target: Path::new("/m"),
             userxattr: true,
+            volatile: false,
         };
         assert_eq!(
             m.options(false),
@@ -193,6 +200,11 @@ mod tests {
              upperdir=/var/lib/husk/containers/c\\,1/upper,workdir=/w,userxattr,index=off"
         );
         assert!(m.options(true).starts_with("lowerdir=l/aaaa:l/bbbb,"));
+        let v = OverlayMount {
+            volatile: true,
+            ..m.clone()
+        };
+        assert!(v.options(false).ends_with(",index=off,volatile"));
         let many = OverlayMount {
             lowers: (0..138).map(|_| "x".repeat(26)).collect(),
             upper: Path::new("/u"),
