@@ -17,6 +17,28 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const CGROUP_DEPTH: usize = 12;
 /// How deep [`Leftovers`] walks the storage root and run root.
 const STATE_DEPTH: usize = 6;
+/// How long a suspect cgroup must stay empty to count as leaked.
+const CGROUP_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a path component holds a run of 64 hex digits (a container id).
+pub fn has_container_id(p: &Path) -> bool {
+    p.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        let b = s.as_bytes();
+        let mut run = 0;
+        for &ch in b {
+            if ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase() {
+                run += 1;
+                if run >= 64 {
+                    return true;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        false
+    })
+}
 
 /// Every cgroup directory on the host with `husk` in its own name, in any
 /// hierarchy (`/sys/fs/cgroup/<controller>/.../husk...` on v1 and hybrid
@@ -118,15 +140,31 @@ impl Leftovers {
     }
 
     /// What `now` has that `self` had not, as a report ("" if nothing).
-    /// New cgroups count only when they hold no process: a running
-    /// container of another test has processes, a leaked cgroup has none.
+    ///
+    /// The cgroup check is host-wide, so it must not blame this test for
+    /// other processes' cgroups: a new cgroup counts only when its name
+    /// carries a container id (64 hex digits; husk names container cgroups
+    /// after the id), holds no process, and still exists, empty, a moment
+    /// later (a container being set up or torn down elsewhere has
+    /// processes or goes away; a leaked cgroup stays, empty).
     pub fn added_in(&self, now: &Leftovers) -> String {
+        self.added_in_except(now, |_| false)
+    }
+
+    /// [`Leftovers::added_in`], not counting files for which `ignore` is
+    /// true (for another engine's harmless lazily made directories when the
+    /// suite runs against podman).
+    pub fn added_in_except(&self, now: &Leftovers, ignore: impl Fn(&Path) -> bool) -> String {
         let mut report = String::new();
         let ids: Vec<_> = now.ids.difference(&self.ids).collect();
         if !ids.is_empty() {
             let _ = writeln!(report, "new catalog rows (ps -a): {ids:?}");
         }
-        let files: Vec<_> = now.files.difference(&self.files).collect();
+        let files: Vec<_> = now
+            .files
+            .difference(&self.files)
+            .filter(|p| !ignore(p))
+            .collect();
         if !files.is_empty() {
             let _ = writeln!(report, "new files under the root or run root: {files:#?}");
         }
@@ -134,9 +172,16 @@ impl Leftovers {
         if !mounts.is_empty() {
             let _ = writeln!(report, "new mounts: {mounts:#?}");
         }
-        let cgroups: Vec<_> = now
+        let candidates: Vec<&PathBuf> = now
             .cgroups
             .difference(&self.cgroups)
+            .filter(|p| has_container_id(p) && p.exists() && cgroup_is_empty(p))
+            .collect();
+        if !candidates.is_empty() {
+            std::thread::sleep(CGROUP_SETTLE);
+        }
+        let cgroups: Vec<_> = candidates
+            .into_iter()
             .filter(|p| p.exists() && cgroup_is_empty(p))
             .collect();
         if !cgroups.is_empty() {

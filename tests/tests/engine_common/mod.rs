@@ -149,6 +149,15 @@ impl Env {
         self.husk.ok(&["rm", "husk-e2e-pull"]);
     }
 
+    /// What this env's husk (and the host's cgroups) hold that `before`
+    /// had not, as a report ("" if nothing). Against the podman oracle,
+    /// podman's lazily made `<root>/secrets` directory is not counted.
+    pub fn left_since(&self, before: &husk_tests::husk::leftovers::Leftovers) -> String {
+        before.added_in_except(&self.husk.snapshot(), |p| {
+            podman43() && p.file_name().is_some_and(|n| n == "secrets")
+        })
+    }
+
     /// Fills `{key}`s in `s`.
     pub fn fill(&self, s: &str) -> String {
         self.vars.fill(s)
