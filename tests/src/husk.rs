@@ -532,6 +532,14 @@ impl Drop for Husk {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // Exit hooks (a shim's `container cleanup`, podman's conmon exit
+        // command when the suite runs against podman) may still be running
+        // with this root on their command line; let them finish, so none
+        // recreates the directory after it is deleted.
+        let _ = crate::bundle::wait_no_processes(
+            &self.dir.path().to_string_lossy(),
+            std::time::Duration::from_secs(10),
+        );
         if let Ok(mounts) = fs::read_to_string("/proc/self/mountinfo") {
             let root = self.dir.path().to_string_lossy().into_owned();
             let mut points: Vec<&str> = mounts
