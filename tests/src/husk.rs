@@ -13,6 +13,10 @@ use crate::bundle::{unique, Output, TARGET_DIR_ENV};
 use crate::registry::Registry;
 use crate::rootless::TestUser;
 
+pub mod images;
+pub mod leftovers;
+pub mod pty;
+
 /// Name of the engine binary.
 pub const HUSK_BIN: &str = "husk";
 
@@ -262,6 +266,263 @@ impl Husk {
     }
 }
 
+/// How long the helpers below wait for a container to reach a state before
+/// failing the test: a guard against hanging, not a speed requirement.
+/// `$HUSK_TEST_TIMEOUT` (seconds) raises it on slow machines.
+pub fn state_timeout() -> std::time::Duration {
+    let secs = std::env::var("HUSK_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// A husk command left running in the background (a foreground `run`
+/// that the test signals, `logs -f`, ...); stdout and stderr go to files.
+#[derive(Debug)]
+pub struct Spawned {
+    child: std::process::Child,
+    out: fs::File,
+    err: fs::File,
+    what: String,
+}
+
+fn read_file_from_start(f: &fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut f = f.try_clone().unwrap();
+    let mut s = Vec::new();
+    f.rewind().unwrap();
+    f.read_to_end(&mut s).unwrap();
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+impl Spawned {
+    /// The husk process's pid (rootless too: `setpriv` execs husk).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its stdout so far.
+    pub fn stdout(&self) -> String {
+        read_file_from_start(&self.out)
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        read_file_from_start(&self.err)
+    }
+
+    /// Sends `signal` to the husk process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory effects; the pid is our own child,
+        // not yet reaped, so it cannot have been reused.
+        let r = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(r, 0, "kill({}, {signal}) failed", self.child.id());
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Polls until stdout contains `needle`; panics after
+    /// [`state_timeout`] with what it printed.
+    #[track_caller]
+    pub fn wait_stdout(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + state_timeout();
+        loop {
+            let out = self.stdout();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`husk {}` never printed {needle:?}; stdout: {out:?}; stderr: {:?}",
+                self.what,
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for it to exit (killing it after [`state_timeout`], which fails
+    /// the test) and returns what it did.
+    #[track_caller]
+    pub fn wait(mut self) -> Output {
+        let deadline = std::time::Instant::now() + state_timeout();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "`husk {}` did not exit within {:?}; stdout: {:?}; stderr: {:?}",
+                    self.what,
+                    state_timeout(),
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        };
+        Output {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Husk {
+    /// The directory holding this husk's root, run root, config and
+    /// scratch files (everything the test created).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The rootless test user, if this husk runs as one.
+    pub fn user(&self) -> Option<&TestUser> {
+        self.user.as_ref()
+    }
+
+    /// The host uid and gid husk runs as: 0 rootful, the test user's
+    /// rootless.
+    pub fn host_ids(&self) -> (u32, u32) {
+        self.user.as_ref().map_or((0, 0), |u| (u.uid, u.gid))
+    }
+
+    /// Runs `husk ARGS…` with `input` on its stdin (then EOF).
+    pub fn run_stdin<S: AsRef<OsStr>>(&self, args: &[S], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut stdin = tempfile::tempfile().unwrap();
+        stdin.write_all(input).unwrap();
+        {
+            use std::io::Seek;
+            stdin.rewind().unwrap();
+        }
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = self
+            .cmd(args)
+            .stdin(stdin)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap_or_else(|e| panic!("running {}: {e}", self.bin.display()));
+        Output {
+            status,
+            stdout: read_file_from_start(&out),
+            stderr: read_file_from_start(&err),
+        }
+    }
+
+    /// Starts `husk ARGS…` in the background (stdin closed).
+    pub fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Spawned {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let child = self
+            .cmd(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.bin.display()));
+        Spawned {
+            child,
+            out,
+            err,
+            what: args
+                .iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    /// Starts `husk ARGS…` on a pseudo-terminal of its own, as from an
+    /// interactive shell (for `-t`, `-it`, detach keys and resizing).
+    pub fn pty<S: AsRef<OsStr>>(&self, args: &[S]) -> pty::PtySession {
+        let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
+        pty::PtySession::spawn(self.cmd(args), owner)
+    }
+
+    /// `husk inspect --format TEMPLATE TARGET`, trimmed; `None` if it fails.
+    pub fn inspect(&self, target: &str, template: &str) -> Option<String> {
+        let o = self.run(&["inspect", "--format", template, target]);
+        o.status.success().then(|| o.stdout.trim_end().to_owned())
+    }
+
+    /// Polls `inspect --format {{.State.Status}}` until it is `state`;
+    /// panics after [`state_timeout`] with the last answer.
+    #[track_caller]
+    pub fn wait_for_state(&self, target: &str, state: &str) {
+        let deadline = std::time::Instant::now() + state_timeout();
+        loop {
+            let now = self.inspect(target, "{{.State.Status}}");
+            if now.as_deref() == Some(state) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "[{}] {target} never reached state {state:?} (last: {now:?})",
+                self.flavour()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Polls `husk logs TARGET` until its stdout contains `needle`; panics
+    /// after [`state_timeout`].
+    #[track_caller]
+    pub fn wait_for_log(&self, target: &str, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + state_timeout();
+        loop {
+            let o = self.run(&["logs", target]);
+            if o.stdout.contains(needle) {
+                return o.stdout;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "[{}] logs of {target} never showed {needle:?}: {o}",
+                self.flavour()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The container's full id (`inspect --format {{.Id}}`); panics if it
+    /// does not exist.
+    #[track_caller]
+    pub fn id_of(&self, target: &str) -> String {
+        self.inspect(target, "{{.Id}}")
+            .unwrap_or_else(|| panic!("[{}] no container {target}", self.flavour()))
+    }
+
+    /// The pid of the container's process on the host (`{{.State.Pid}}`),
+    /// `None` when it is not running.
+    pub fn pid_of(&self, target: &str) -> Option<u32> {
+        self.inspect(target, "{{.State.Pid}}")
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p > 0)
+    }
+
+    /// A [`leftovers::Leftovers`] snapshot of this husk.
+    pub fn snapshot(&self) -> leftovers::Leftovers {
+        leftovers::Leftovers::take(self)
+    }
+}
+
 impl Drop for Husk {
     fn drop(&mut self) {
         // Containers must not outlive the test: remove them all, then any
@@ -271,6 +532,14 @@ impl Drop for Husk {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // Exit hooks (a shim's `container cleanup`, podman's conmon exit
+        // command when the suite runs against podman) may still be running
+        // with this root on their command line; let them finish, so none
+        // recreates the directory after it is deleted.
+        let _ = crate::bundle::wait_no_processes(
+            &self.dir.path().to_string_lossy(),
+            std::time::Duration::from_secs(10),
+        );
         if let Ok(mounts) = fs::read_to_string("/proc/self/mountinfo") {
             let root = self.dir.path().to_string_lossy().into_owned();
             let mut points: Vec<&str> = mounts
