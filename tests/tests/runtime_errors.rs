@@ -141,6 +141,20 @@ fn missing_program() {
 }
 
 #[test]
+fn missing_or_unrunnable_absolute_program_fails_create() {
+    let c = Case::new();
+    c.bundle.set_args(&["/no/such/prog"]);
+    c.create()
+        .fails_with(&["executable file not found", "/no/such/prog"]);
+    c.assert_clean();
+    // A directory is not a program: refused at create, as a permission
+    // error (podman's 126), not an exit of the container after start.
+    c.bundle.set_args(&["/etc"]);
+    c.create().fails_with(&["permission denied", "/etc"]);
+    c.assert_clean();
+}
+
+#[test]
 fn invalid_ids_are_refused() {
     let c = Case::new();
     let long = "x".repeat(2000);

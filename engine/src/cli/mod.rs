@@ -93,17 +93,14 @@ pub fn run(args: Vec<OsString>) -> i32 {
         println!("husk version {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
+    let sub = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .map(|a| a.to_string_lossy().into_owned());
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                _ => error::ENGINE_ERROR,
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(e) => return usage_error(e, sub.as_deref()),
     };
     let trace = match crate::trace::Session::begin(
         cli.global.trace.as_deref(),
@@ -126,6 +123,48 @@ pub fn run(args: Vec<OsString>) -> i32 {
     };
     trace.finish();
     code
+}
+
+/// Prints a command-line error as podman does (`Error: unknown flag:
+/// --x` and where to look) and returns its status: 0 for --help, 125
+/// otherwise.
+fn usage_error(e: clap::Error, sub: Option<&str>) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return 0;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return error::ENGINE_ERROR;
+        }
+        _ => {}
+    }
+    let arg = match e
+        .get(ContextKind::InvalidArg)
+        .or_else(|| e.get(ContextKind::InvalidSubcommand))
+    {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let msg = match (e.kind(), &arg) {
+        (ErrorKind::UnknownArgument, Some(a)) => format!("unknown flag: {a}"),
+        (ErrorKind::InvalidSubcommand, Some(a)) => format!("unrecognized command `husk {a}`"),
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_owned()
+        }
+    };
+    eprintln!("Error: {msg}");
+    match sub {
+        Some(s) if e.kind() != ErrorKind::InvalidSubcommand => {
+            eprintln!("See 'husk {s} --help'")
+        }
+        _ => eprintln!("Try 'husk --help' for more information"),
+    }
+    error::ENGINE_ERROR
 }
 
 fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {

@@ -10,7 +10,23 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// Finds `arg0` in `path` (a PATH value) as seen from the current root.
 pub fn lookup(arg0: &str, path: &str) -> Result<PathBuf> {
+    if arg0.starts_with('/') {
+        // Checked here, before `create` returns, as a PATH lookup is: a
+        // missing or unrunnable program fails create with the reason
+        // (podman maps these words to 127 and 126), not the container
+        // after start.
+        return match std::fs::metadata(arg0) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RuntimeError::Program(
+                format!("exec: {arg0:?}: executable file not found: no such file or directory"),
+            )),
+            Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Err(
+                RuntimeError::Program(format!("exec: {arg0:?}: permission denied")),
+            ),
+            _ => Ok(PathBuf::from(arg0)),
+        };
+    }
     if arg0.contains('/') {
+        // Relative to the process's cwd, which is entered later.
         return Ok(PathBuf::from(arg0));
     }
     for dir in path.split(':') {

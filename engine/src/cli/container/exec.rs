@@ -82,6 +82,9 @@ pub fn exec_cmd(ctx: &mut Ctx, a: ExecArgs) -> anyhow::Result<i32> {
     } else {
         (Some(a.args[0].as_str()), &a.args[1..])
     };
+    if let Some(n) = name.filter(|n| n.starts_with('-')) {
+        anyhow::bail!("unknown flag: {n}");
+    }
     if command.is_empty() {
         anyhow::bail!("you must provide a command to exec");
     }

@@ -117,13 +117,19 @@ fn create_error(e: ContainerError) -> anyhow::Error {
     e.into()
 }
 
-fn split_args(args: &[String]) -> (&str, &[String]) {
-    (&args[0], &args[1..])
+/// The image and the command after it. The positional list accepts
+/// hyphens (for the command's own flags), so an unknown flag before the
+/// image lands here: refuse it as podman does.
+fn split_args(args: &[String]) -> anyhow::Result<(&str, &[String])> {
+    if args[0].starts_with('-') {
+        return Err(anyhow::anyhow!("unknown flag: {}", args[0]));
+    }
+    Ok((&args[0], &args[1..]))
 }
 
 /// Creates the container `a` describes; returns its record.
 fn create_from(ctx: &mut Ctx, a: &RunArgs) -> anyhow::Result<ContainerRecord> {
-    let (image, command) = split_args(&a.args);
+    let (image, command) = split_args(&a.args)?;
     let mut opts = a.flags.to_options(image, command)?;
     let eng = ctx.engine(true)?;
     let image = resolve_image(eng, &opts)?;
