@@ -7,6 +7,7 @@ mod freeze;
 pub mod layout;
 mod paths;
 pub mod resources;
+pub mod warm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

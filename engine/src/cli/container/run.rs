@@ -131,6 +131,12 @@ fn split_args(args: &[String]) -> anyhow::Result<(&str, &[String])> {
 fn create_from(ctx: &mut Ctx, a: &RunArgs) -> anyhow::Result<ContainerRecord> {
     let (image, command) = split_args(&a.args)?;
     let mut opts = a.flags.to_options(image, command)?;
+    if !ctx.paths.rootless {
+        // Rootful only: the rootless path forks without exec into its user
+        // namespace, which a live thread would not survive; rootless
+        // containers have no v1 cgroups to wait for anyway.
+        husk_runtime::cgroup::warm::start();
+    }
     let eng = ctx.engine(true)?;
     let image = resolve_image(eng, &opts)?;
     if let Some(i) = &image {
