@@ -4,6 +4,7 @@
 pub mod container;
 pub mod ctx;
 pub mod error;
+pub mod image;
 mod system;
 
 use std::ffi::OsString;
@@ -50,6 +51,14 @@ enum Command {
     Rename(container::lifecycle::RenameArgs),
     /// Wait for containers to reach a state; print their exit codes.
     Wait(container::lifecycle::WaitArgs),
+    /// Manage images.
+    Image {
+        /// The image command.
+        #[command(subcommand)]
+        command: image::ImageCommand,
+    },
+    /// Pull images from a registry.
+    Pull(image::pull::PullArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -96,6 +105,8 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Unpause(a) => lc::unpause_cmd(ctx, a),
         Command::Rename(a) => lc::rename_cmd(ctx, a),
         Command::Wait(a) => lc::wait_cmd(ctx, a),
+        Command::Image { command } => image::dispatch(ctx, command),
+        Command::Pull(a) => image::pull::pull_cmd(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
     }

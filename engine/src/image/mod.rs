@@ -4,10 +4,15 @@
 pub mod auth;
 pub mod config;
 pub mod digest;
+pub mod error;
 pub mod local;
 pub mod manifest;
 pub mod media;
 pub mod platform;
+pub mod progress;
+pub mod pull;
+pub mod record;
 pub mod reference;
 pub mod registries;
 pub mod registry;
+pub mod remote;
