@@ -59,6 +59,16 @@ enum Command {
     },
     /// Pull images from a registry.
     Pull(image::pull::PullArgs),
+    /// List images.
+    Images(image::list::ImagesArgs),
+    /// Remove images.
+    Rmi(image::rm::RmiArgs),
+    /// Add names to an image.
+    Tag(image::tag::TagArgs),
+    /// Remove names from an image.
+    Untag(image::tag::UntagArgs),
+    /// Show an image's history.
+    History(image::inspect::HistoryArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -107,6 +117,11 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Wait(a) => lc::wait_cmd(ctx, a),
         Command::Image { command } => image::dispatch(ctx, command),
         Command::Pull(a) => image::pull::pull_cmd(ctx, a),
+        Command::Images(a) => image::list::images_cmd(ctx, a),
+        Command::Rmi(a) => image::rm::rmi_cmd(ctx, a),
+        Command::Tag(a) => image::tag::tag_cmd(ctx, a),
+        Command::Untag(a) => image::tag::untag_cmd(ctx, a),
+        Command::History(a) => image::inspect::history_cmd(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
     }
