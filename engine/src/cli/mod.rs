@@ -59,6 +59,12 @@ enum Command {
     },
     /// Pull images from a registry.
     Pull(image::pull::PullArgs),
+    /// Push an image to a registry.
+    Push(image::push::PushArgs),
+    /// Log in to a registry.
+    Login(image::push::LoginArgs),
+    /// Log out of a registry.
+    Logout(image::push::LogoutArgs),
     /// List images.
     Images(image::list::ImagesArgs),
     /// Remove images.
@@ -117,6 +123,9 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Wait(a) => lc::wait_cmd(ctx, a),
         Command::Image { command } => image::dispatch(ctx, command),
         Command::Pull(a) => image::pull::pull_cmd(ctx, a),
+        Command::Push(a) => image::push::push_cmd(ctx, a),
+        Command::Login(a) => image::push::login_cmd(ctx, a),
+        Command::Logout(a) => image::push::logout_cmd(ctx, a),
         Command::Images(a) => image::list::images_cmd(ctx, a),
         Command::Rmi(a) => image::rm::rmi_cmd(ctx, a),
         Command::Tag(a) => image::tag::tag_cmd(ctx, a),

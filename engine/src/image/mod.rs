@@ -12,6 +12,7 @@ pub mod media;
 pub mod platform;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod record;
 pub mod reference;
 pub mod registries;

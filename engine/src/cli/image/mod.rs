@@ -6,6 +6,7 @@ pub mod flags;
 pub mod inspect;
 pub mod list;
 pub mod pull;
+pub mod push;
 pub mod rm;
 pub mod tag;
 
@@ -20,6 +21,8 @@ pub use inspect::inspect_doc;
 pub enum ImageCommand {
     /// Pull images from a registry.
     Pull(pull::PullArgs),
+    /// Push an image to a registry.
+    Push(push::PushArgs),
     /// List images.
     #[command(visible_aliases = ["ls", "list"])]
     Images(list::ImagesArgs),
@@ -44,6 +47,7 @@ pub enum ImageCommand {
 pub fn dispatch(ctx: &mut Ctx, cmd: ImageCommand) -> anyhow::Result<i32> {
     match cmd {
         ImageCommand::Pull(a) => pull::pull_cmd(ctx, a),
+        ImageCommand::Push(a) => push::push_cmd(ctx, a),
         ImageCommand::Images(a) => list::images_cmd(ctx, a),
         ImageCommand::Rm(a) => rm::rmi_cmd(ctx, a),
         ImageCommand::Prune(a) => rm::prune_cmd(ctx, a),
