@@ -75,6 +75,14 @@ enum Command {
     Untag(image::tag::UntagArgs),
     /// Show an image's history.
     History(image::inspect::HistoryArgs),
+    /// Save images to an archive.
+    Save(image::archive::SaveArgs),
+    /// Load images from an archive.
+    Load(image::archive::LoadArgs),
+    /// Make an image from a root filesystem tarball.
+    Import(image::archive::ImportArgs),
+    /// Write a container's root filesystem as a tar.
+    Export(image::archive::ExportArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -131,6 +139,10 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Tag(a) => image::tag::tag_cmd(ctx, a),
         Command::Untag(a) => image::tag::untag_cmd(ctx, a),
         Command::History(a) => image::inspect::history_cmd(ctx, a),
+        Command::Save(a) => image::archive::save_cmd(ctx, a),
+        Command::Load(a) => image::archive::load_cmd(ctx, a),
+        Command::Import(a) => image::archive::import_cmd(ctx, a),
+        Command::Export(a) => image::archive::export_cmd(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
     }

@@ -1,10 +1,12 @@
 //! Images: references, registries, the registry client, the image catalog
 //! entries and the archive formats.
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod import;
 pub mod inspect;
 pub mod local;
 pub mod manifest;

@@ -11,6 +11,7 @@ use crate::image::config::ImageConfig;
 use crate::image::digest::Digest;
 use crate::image::error::{ImageError, Result};
 use crate::image::media;
+use crate::image::reference::{ImageName, Reference};
 use crate::storage::{LayerInfo, LayerSource, Store};
 
 /// An image whose documents and layers are stored.
@@ -136,4 +137,22 @@ pub fn put_exact(store: &Store, digest: &Digest, bytes: &[u8]) -> Result<()> {
         })
         .map_err(ImageError::storage(format!("storing {digest}")))?;
     Ok(())
+}
+
+/// A name as `tag`, `import` and `save` store it: a short name goes under
+/// `localhost/`, a missing tag is `latest`; digests are refused.
+pub fn local_name(name: &str) -> Result<Reference> {
+    let bad = |e: crate::image::reference::ReferenceError| {
+        ImageError::Other(format!("normalizing name {name:?}: {e}"))
+    };
+    let r = match ImageName::parse(name).map_err(bad)? {
+        ImageName::Qualified(r) => r,
+        ImageName::Short(s) => s.qualify("localhost").map_err(bad)?,
+    };
+    if r.digest().is_some() {
+        return Err(ImageError::Other(format!(
+            "{name}: tag by digest not supported"
+        )));
+    }
+    Ok(r.or_latest())
 }

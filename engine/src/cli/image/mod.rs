@@ -1,6 +1,7 @@
 //! Image commands, at the top level (`husk pull`, `husk images`, `husk
 //! rmi`) and in the `husk image` group.
 
+pub mod archive;
 pub mod filter;
 pub mod flags;
 pub mod inspect;
@@ -41,6 +42,12 @@ pub enum ImageCommand {
     Inspect(inspect::ImageInspectArgs),
     /// Show an image's history.
     History(inspect::HistoryArgs),
+    /// Save images to an archive.
+    Save(archive::SaveArgs),
+    /// Load images from an archive.
+    Load(archive::LoadArgs),
+    /// Make an image from a root filesystem tarball.
+    Import(archive::ImportArgs),
 }
 
 /// Runs an image command.
@@ -56,5 +63,8 @@ pub fn dispatch(ctx: &mut Ctx, cmd: ImageCommand) -> anyhow::Result<i32> {
         ImageCommand::Exists(a) => tag::exists_cmd(ctx, a),
         ImageCommand::Inspect(a) => inspect::inspect_cmd(ctx, a),
         ImageCommand::History(a) => inspect::history_cmd(ctx, a),
+        ImageCommand::Save(a) => archive::save_cmd(ctx, a),
+        ImageCommand::Load(a) => archive::load_cmd(ctx, a),
+        ImageCommand::Import(a) => archive::import_cmd(ctx, a),
     }
 }

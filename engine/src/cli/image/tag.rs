@@ -6,7 +6,7 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::coded;
 use crate::image::error::ImageError;
 use crate::image::local;
-use crate::image::reference::{ImageName, Reference};
+use crate::image::reference::Reference;
 
 /// `husk tag` arguments.
 #[derive(Debug, Args)]
@@ -41,18 +41,7 @@ pub struct ExistsArgs {
 /// A name as tag and untag store it: short names go to `localhost/`, a
 /// missing tag is `latest`.
 pub fn normalize(name: &str) -> anyhow::Result<Reference> {
-    let parsed =
-        ImageName::parse(name).map_err(|e| anyhow::anyhow!("normalizing name {name:?}: {e}"))?;
-    let r = match parsed {
-        ImageName::Qualified(r) => r,
-        ImageName::Short(s) => s
-            .qualify("localhost")
-            .map_err(|e| anyhow::anyhow!("normalizing name {name:?}: {e}"))?,
-    };
-    if r.digest().is_some() {
-        anyhow::bail!("{name}: tag by digest not supported");
-    }
-    Ok(r.or_latest())
+    Ok(crate::image::record::local_name(name)?)
 }
 
 fn find(ctx: &mut Ctx, image: &str) -> anyhow::Result<crate::catalog::images::ImageRecord> {
