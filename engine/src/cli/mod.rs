@@ -5,6 +5,8 @@ pub mod container;
 pub mod ctx;
 pub mod error;
 pub mod image;
+pub mod inspect;
+pub mod pod;
 mod system;
 
 use std::ffi::OsString;
@@ -83,6 +85,8 @@ enum Command {
     Import(image::archive::ImportArgs),
     /// Write a container's root filesystem as a tar.
     Export(image::archive::ExportArgs),
+    /// Show containers', images' and pods' details.
+    Inspect(inspect::InspectArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -143,6 +147,7 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Load(a) => image::archive::load_cmd(ctx, a),
         Command::Import(a) => image::archive::import_cmd(ctx, a),
         Command::Export(a) => image::archive::export_cmd(ctx, a),
+        Command::Inspect(a) => inspect::run(ctx, inspect::Kind::All, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
     }
