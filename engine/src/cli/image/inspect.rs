@@ -143,7 +143,8 @@ pub fn history_cmd(ctx: &mut Ctx, a: HistoryArgs) -> anyhow::Result<i32> {
                 "CreatedSince": created,
                 "CreatedAt": ts.map(|t| t.to_utc().format_rfc3339()).unwrap_or_default(),
                 "CreatedBy": by,
-                "Size": if a.human { units::podman_size(r.size as i64) } else { r.size.to_string() },
+                // podman shows sizes human-readable even with -H=false.
+                "Size": units::podman_size(r.size as i64),
                 "Comment": r.comment,
                 "Tags": r.tags,
             })
