@@ -102,9 +102,9 @@ pub fn run(ctx: &mut Ctx, kind: Kind, a: InspectArgs) -> anyhow::Result<i32> {
         (Kind::All, "image") => Kind::Image,
         (Kind::All, "pod") => Kind::Pod,
         (Kind::All, "all") => Kind::All,
-        (Kind::All, other) => anyhow::bail!(
-            "invalid type {other:?}: must be one of container, image, pod, all"
-        ),
+        (Kind::All, other) => {
+            anyhow::bail!("invalid type {other:?}: must be one of container, image, pod, all")
+        }
         (k, _) => k,
     };
     let report = match a.format.as_deref() {
@@ -116,7 +116,11 @@ pub fn run(ctx: &mut Ctx, kind: Kind, a: InspectArgs) -> anyhow::Result<i32> {
     }
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    let names = if a.latest { vec![String::new()] } else { a.names };
+    let names = if a.latest {
+        vec![String::new()]
+    } else {
+        a.names
+    };
     for n in &names {
         match find(ctx, kind, n, a.latest)? {
             Some(d) => docs.push(d),

@@ -5,6 +5,9 @@ mod bench;
 pub mod container;
 pub mod ctx;
 pub mod error;
+pub mod image;
+pub mod inspect;
+pub mod pod;
 mod system;
 
 use std::ffi::OsString;
@@ -78,6 +81,40 @@ enum Command {
     Rename(container::lifecycle::RenameArgs),
     /// Wait for containers to reach a state; print their exit codes.
     Wait(container::lifecycle::WaitArgs),
+    /// Manage images.
+    Image {
+        /// The image command.
+        #[command(subcommand)]
+        command: image::ImageCommand,
+    },
+    /// Pull images from a registry.
+    Pull(image::pull::PullArgs),
+    /// Push an image to a registry.
+    Push(image::push::PushArgs),
+    /// Log in to a registry.
+    Login(image::push::LoginArgs),
+    /// Log out of a registry.
+    Logout(image::push::LogoutArgs),
+    /// List images.
+    Images(image::list::ImagesArgs),
+    /// Remove images.
+    Rmi(image::rm::RmiArgs),
+    /// Add names to an image.
+    Tag(image::tag::TagArgs),
+    /// Remove names from an image.
+    Untag(image::tag::UntagArgs),
+    /// Show an image's history.
+    History(image::inspect::HistoryArgs),
+    /// Save images to an archive.
+    Save(image::archive::SaveArgs),
+    /// Load images from an archive.
+    Load(image::archive::LoadArgs),
+    /// Make an image from a root filesystem tarball.
+    Import(image::archive::ImportArgs),
+    /// Write a container's root filesystem as a tar.
+    Export(image::archive::ExportArgs),
+    /// Show containers', images' and pods' details.
+    Inspect(inspect::InspectArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -192,6 +229,21 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Unpause(a) => lc::unpause_cmd(ctx, a),
         Command::Rename(a) => lc::rename_cmd(ctx, a),
         Command::Wait(a) => lc::wait_cmd(ctx, a),
+        Command::Image { command } => image::dispatch(ctx, command),
+        Command::Pull(a) => image::pull::pull_cmd(ctx, a),
+        Command::Push(a) => image::push::push_cmd(ctx, a),
+        Command::Login(a) => image::push::login_cmd(ctx, a),
+        Command::Logout(a) => image::push::logout_cmd(ctx, a),
+        Command::Images(a) => image::list::images_cmd(ctx, a),
+        Command::Rmi(a) => image::rm::rmi_cmd(ctx, a),
+        Command::Tag(a) => image::tag::tag_cmd(ctx, a),
+        Command::Untag(a) => image::tag::untag_cmd(ctx, a),
+        Command::History(a) => image::inspect::history_cmd(ctx, a),
+        Command::Save(a) => image::archive::save_cmd(ctx, a),
+        Command::Load(a) => image::archive::load_cmd(ctx, a),
+        Command::Import(a) => image::archive::import_cmd(ctx, a),
+        Command::Export(a) => image::archive::export_cmd(ctx, a),
+        Command::Inspect(a) => inspect::run(ctx, inspect::Kind::All, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
         Command::Bench(a) => bench::bench(ctx, a),

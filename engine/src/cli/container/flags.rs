@@ -350,6 +350,9 @@ impl CreateFlags {
         if let Some(a) = &self.authfile {
             accepted.insert("authfile".into(), a.display().to_string());
         }
+        if self.quiet {
+            accepted.insert("quiet".into(), "true".into());
+        }
         Ok(ContainerOptions {
             name: self.name.clone(),
             image: image.to_owned(),

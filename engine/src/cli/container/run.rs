@@ -79,16 +79,25 @@ fn resolve_image(
         return Ok(None);
     }
     let _t = crate::trace::span("engine.image");
-    // Local images only until the pull orchestration lands.
-    let record = crate::image::local::lookup(&eng.catalog, &opts.image)?
-        .ok_or_else(|| anyhow::anyhow!("{}: image not known", opts.image))?;
-    let name = record
-        .names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| opts.image.clone());
-    let bytes = eng.store()?.blobs().read(&record.config_digest())?;
-    let config: crate::image::config::ImageConfig = serde_json::from_slice(&bytes)?;
+    use crate::image::pull::{self, PullOptions, PullPolicy};
+    let policy: PullPolicy = opts.pull.as_deref().unwrap_or("missing").parse()?;
+    let platform = crate::image::platform::PlatformSpec::from_flags(
+        opts.accepted.get("platform").map(String::as_str),
+        None,
+        None,
+        None,
+    )?;
+    let pull_opts = PullOptions {
+        platform,
+        remote: crate::image::remote::RemoteOptions {
+            tls_verify: opts.accepted.get("tls-verify").map(|v| v == "true"),
+            authfile: opts.accepted.get("authfile").map(std::path::PathBuf::from),
+            ..Default::default()
+        },
+        quiet: opts.accepted.contains_key("quiet"),
+    };
+    let (record, name) = pull::resolve_for_run(eng, &opts.image, policy, &pull_opts)?;
+    let config = pull::image_config(eng, &record)?;
     Ok(Some(ResolvedImage {
         record,
         config,
