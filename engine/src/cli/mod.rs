@@ -130,11 +130,21 @@ pub fn run(args: Vec<OsString>) -> i32 {
         println!("husk version {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    let sub = args
-        .iter()
-        .skip(1)
-        .find(|a| !a.to_string_lossy().starts_with('-'))
-        .map(|a| a.to_string_lossy().into_owned());
+    let sub = {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .flat_map(|c| {
+                std::iter::once(c.get_name().to_owned())
+                    .chain(c.get_all_aliases().map(str::to_owned))
+            })
+            .collect();
+        args.iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .find(|a| names.contains(a))
+    };
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => return usage_error(e, sub.as_deref()),
@@ -186,6 +196,9 @@ fn usage_error(e: clap::Error, sub: Option<&str>) -> i32 {
         _ => None,
     };
     let msg = match (e.kind(), &arg) {
+        (ErrorKind::UnknownArgument, Some(a)) if !a.starts_with('-') => {
+            format!("`husk {}` takes no arguments", sub.unwrap_or_default())
+        }
         (ErrorKind::UnknownArgument, Some(a)) => format!("unknown flag: {a}"),
         (ErrorKind::InvalidSubcommand, Some(a)) => format!("unrecognized command `husk {a}`"),
         _ => {

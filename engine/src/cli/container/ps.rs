@@ -61,11 +61,14 @@ pub struct PsArgs {
 #[serde(rename_all = "PascalCase")]
 struct Entry {
     auto_remove: bool,
+    #[serde(rename = "CIDFile")]
+    cid_file: String,
     command: Vec<String>,
     created_at: String,
     exited: bool,
     exited_at: i64,
     exit_code: i32,
+    exposed_ports: Value,
     id: String,
     image: String,
     #[serde(rename = "ImageID")]
@@ -144,6 +147,7 @@ fn entry(l: &Listed, now: Timestamp, size: Option<(i64, i64)>, pods: &[(String, 
         .unwrap_or_default();
     Entry {
         auto_remove: l.rec.options.rm,
+        cid_file: String::new(),
         command: l.rec.command.clone(),
         created_at: duration::time_ago(created, now),
         exited,
@@ -153,6 +157,7 @@ fn entry(l: &Listed, now: Timestamp, size: Option<(i64, i64)>, pods: &[(String, 
             -62135596800
         },
         exit_code: l.exit_code(),
+        exposed_ports: Value::Null,
         id: l.rec.id.clone(),
         image: l.rec.image_name.clone(),
         image_id: l.rec.image_id.clone(),
@@ -204,7 +209,7 @@ fn row(l: &Listed, e: &Entry, no_trunc: bool, size: Option<(i64, i64)>) -> Value
     json!({
         "ID": id,
         "Image": e.image,
-        "ImageID": e.image_id,
+        "ImageID": if no_trunc { e.image_id.clone() } else { e.image_id.get(..12).unwrap_or(&e.image_id).to_owned() },
         "Command": command,
         "CreatedHuman": e.created_at,
         "CreatedAt": Timestamp::parse_rfc3339(&l.rec.created).map(|t| t.to_local().format_go()).unwrap_or_default(),
@@ -267,7 +272,7 @@ fn parse_filters(items: &[String]) -> anyhow::Result<Vec<Filter>> {
                                 | "removing"
                                 | "unknown"
                         ) {
-                            anyhow::bail!("{v:?} is not a valid status");
+                            anyhow::bail!("{v} is not a valid status: unknown container state");
                         }
                     }
                     Filter::Status(vs)
@@ -292,22 +297,18 @@ fn parse_filters(items: &[String]) -> anyhow::Result<Vec<Filter>> {
                         .collect::<anyhow::Result<_>>()?,
                 ),
                 "pod" => Filter::Pod(vs),
-                other => anyhow::bail!("{other:?} is an invalid filter"),
+                other => anyhow::bail!("{other} is an invalid filter"),
             })
         })
         .collect()
 }
 
+/// podman matches name filters as (unanchored) regular expressions; an
+/// invalid one matches as a plain substring.
 fn name_matches(pattern: &str, name: &str) -> bool {
-    // podman matches name filters as regular expressions; the common uses
-    // are substrings, `^` and `$` anchors.
-    match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {
-        _ if pattern.starts_with('^') && pattern.ends_with('$') && pattern.len() >= 2 => {
-            name == &pattern[1..pattern.len() - 1]
-        }
-        (Some(p), _) => name.starts_with(p),
-        (_, Some(p)) => name.ends_with(p),
-        _ => name.contains(pattern),
+    match regex_lite::Regex::new(pattern) {
+        Ok(re) => re.is_match(name),
+        Err(_) => name.contains(pattern),
     }
 }
 
@@ -340,6 +341,13 @@ fn keep(l: &Listed, filters: &[Filter]) -> bool {
     })
 }
 
+/// podman 5's ps rows have a `Label "key"` method; templates here work on
+/// data, so it becomes `(index .Labels "key")`.
+fn label_method(format: &str) -> std::borrow::Cow<'_, str> {
+    let re = regex_lite::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*")"#).expect("valid");
+    re.replace_all(format, "(index .Labels $1)")
+}
+
 /// Every container with its live state, newest first.
 pub fn list(ctx: &mut Ctx) -> anyhow::Result<Vec<Listed>> {
     let paths = ctx.paths.clone();
@@ -356,6 +364,12 @@ pub fn list(ctx: &mut Ctx) -> anyhow::Result<Vec<Listed>> {
 
 /// `husk ps`.
 pub fn ps_cmd(ctx: &mut Ctx, a: PsArgs) -> anyhow::Result<i32> {
+    if a.quiet && a.size {
+        anyhow::bail!("quiet conflicts with size and namespace");
+    }
+    if a.latest && a.last.is_some() {
+        anyhow::bail!("last and latest are mutually exclusive");
+    }
     let filters = parse_filters(&a.filter)?;
     let pods: Vec<(String, String)> = ctx
         .catalog()?
@@ -425,7 +439,7 @@ pub fn ps_cmd(ctx: &mut Ctx, a: PsArgs) -> anyhow::Result<i32> {
                 .zip(&sizes)
                 .map(|((l, e), s)| row(l, e, a.no_trunc, *s))
                 .collect();
-            let rpt = Report::parse("ps", Origin::User, f)?;
+            let rpt = Report::parse("ps", Origin::User, &label_method(f))?;
             print!("{}", rpt.render(&rows, &headers, !a.noheading)?);
         }
         None => {
