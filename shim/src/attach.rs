@@ -19,6 +19,10 @@ pub struct AttachOptions {
     /// Relay this process's stdin (the shim drops it unless the container
     /// was created with stdin kept open).
     pub stdin: bool,
+    /// Relay the container's stdout (`-a stdout`).
+    pub stdout: bool,
+    /// Relay the container's stderr (`-a stderr`).
+    pub stderr: bool,
 }
 
 impl Default for AttachOptions {
@@ -26,6 +30,8 @@ impl Default for AttachOptions {
         AttachOptions {
             detach_keys: detach::DEFAULT_DETACH_KEYS.to_owned(),
             stdin: true,
+            stdout: true,
+            stderr: true,
         }
     }
 }
@@ -162,6 +168,7 @@ impl Session {
         }
         let result = relay(
             &self.sock,
+            (opts.stdout, opts.stderr),
             relay_stdin,
             sigfd.as_ref(),
             self.tty,
@@ -187,6 +194,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<AttachOutcome> {
 
 fn relay(
     sock: &OwnedFd,
+    (out, err): (bool, bool),
     mut stdin_open: bool,
     sigfd: Option<&OwnedFd>,
     tty: bool,
@@ -231,8 +239,8 @@ fn relay(
             if p.fd == sock.as_raw_fd() {
                 match proto::read_frame(sock.as_fd(), proto::MAX_ATTACH_PAYLOAD)? {
                     None => return Ok(AttachOutcome::Disconnected),
-                    Some((proto::STDOUT, data)) => sys::write_all(fd1, &data)?,
-                    Some((proto::STDERR, data)) => sys::write_all(fd2, &data)?,
+                    Some((proto::STDOUT, data)) if out => sys::write_all(fd1, &data)?,
+                    Some((proto::STDERR, data)) if err => sys::write_all(fd2, &data)?,
                     Some((proto::EXIT, data)) => {
                         return Ok(AttachOutcome::Exited(
                             proto::i32_at(&data, 0).unwrap_or(255),

@@ -108,7 +108,7 @@ pub enum CatalogError {
         found: i64,
     },
     /// A name is already taken.
-    #[error("the name {name:?} is already in use by {kind} {id}. You have to remove that {kind} to be able to reuse that name: that name is already in use")]
+    #[error("the {kind} name {name:?} is already in use by {id}. You have to remove that {kind} to be able to reuse that name: that name is already in use")]
     NameInUse {
         /// The name.
         name: String,

@@ -270,7 +270,9 @@ pub fn instantiate(
     let t = crate::trace::span("engine.shim-spawn");
     let spawned = husk_shim::spawn(&eng.exe, &cfg)?;
     t.end();
-    if !spawned.warnings.trim().is_empty() {
+    // The runtime's notes (running rootless without a cgroup, say) are
+    // expected here; podman prints nothing for them either.
+    if !spawned.warnings.trim().is_empty() && std::env::var_os("HUSK_DEBUG").is_some() {
         eprint!("{}", spawned.warnings);
     }
     eng.catalog.update_container(

@@ -19,7 +19,9 @@ pub fn remove(
 ) -> Result<()> {
     let l = live(&eng.paths, rec);
     if l.state.is_active() {
-        if !force {
+        // As podman: only running or paused containers need --force; a
+        // created one never ran, its waiting init just goes.
+        if !force && l.state != crate::catalog::containers::State::Created {
             return Err(ContainerError::BadState(format!(
                 "cannot remove container {} as it is {} - running or paused containers cannot be removed without force",
                 rec.id, l.state

@@ -315,7 +315,7 @@ impl CreateFlags {
         }
         if let Some(p) = self.pull.as_deref() {
             if !matches!(p, "always" | "missing" | "never" | "newer") {
-                bail!("invalid pull policy {p:?}: must be always, missing, never or newer");
+                bail!("unsupported pull policy {p:?}: must be always, missing, never or newer");
             }
         }
         if let Some(adj) = self.oom_score_adj {

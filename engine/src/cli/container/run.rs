@@ -204,6 +204,17 @@ fn relay(eng: &Engine, rec: &ContainerRecord, s: attach::Session) -> anyhow::Res
             .clone()
             .unwrap_or_else(|| husk_shim::detach::DEFAULT_DETACH_KEYS.into()),
         stdin: rec.options.interactive,
+        ..AttachOptions::default()
+    };
+    let opts = match rec.options.accepted.get("attach") {
+        // -a names the streams to relay; the others only reach the log.
+        Some(streams) => AttachOptions {
+            stdin: opts.stdin && streams.contains("stdin"),
+            stdout: streams.contains("stdout"),
+            stderr: streams.contains("stderr"),
+            ..opts
+        },
+        None => opts,
     };
     // With a terminal the container gets ^C from its tty; without one the
     // signals this process gets go to the container.
@@ -365,9 +376,9 @@ pub fn attach_cmd(ctx: &mut Ctx, a: AttachArgs) -> anyhow::Result<i32> {
         anyhow::bail!("you can only attach to running containers: container state improper");
     }
     rec.options.interactive &= !a.no_stdin;
-    if let Some(k) = a.detach_keys {
-        rec.options.detach_keys = Some(k);
-    }
+    // attach's own --detach-keys (default ctrl-p,ctrl-q), not the ones the
+    // container was run with, as podman does.
+    rec.options.detach_keys = a.detach_keys;
     if let Some(p) = a.sig_proxy {
         rec.options.sig_proxy = Some(p);
     }
