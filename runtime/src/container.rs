@@ -304,6 +304,13 @@ fn requested_limit(r: &oci_spec::runtime::LinuxResources) -> Option<&'static str
     None
 }
 
+/// Whether init forks once more into its pid namespace (and so reports
+/// the container's pid from an intermediate process): the same condition
+/// init itself uses.
+fn forks_twice(b: &Bundle) -> bool {
+    b.needs_second_fork() && (b.plan.new_pid() || b.plan.joins_pid() || !b.time_offsets.is_empty())
+}
+
 /// Serves the child's requests until it reports Ready; returns the container
 /// process's pid.
 fn drive_child(
@@ -314,6 +321,7 @@ fn drive_child(
     place: &Placement<'_>,
 ) -> Result<Pid> {
     let mut pid = child;
+    let mut ready = false;
     loop {
         match sock.recv()? {
             Some(Message::MapRequest) => {
@@ -333,8 +341,14 @@ fn drive_child(
                 pid = Pid::from_raw(p);
                 // Reap the intermediate process right away.
                 let _ = waitpid(child, None);
+                if ready {
+                    return Ok(pid);
+                }
             }
-            Some(Message::Ready) => return Ok(pid),
+            // With a second fork the intermediate's Pid and init's Ready
+            // come from two processes, in either order: wait for both.
+            Some(Message::Ready) if pid != child || !forks_twice(b) => return Ok(pid),
+            Some(Message::Ready) => ready = true,
             Some(Message::HooksRequest) => {
                 st.pid = pid.as_raw();
                 let json = oci_state_json(st, Status::Creating);

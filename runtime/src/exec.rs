@@ -128,27 +128,34 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Pid> {
         let _ = waitpid(child, None);
         return Err(e);
     }
+    // The intermediate (which forks into the pid namespace) sends the pid,
+    // the process itself sends Ready; from two processes, the two may
+    // arrive in either order. The exec is reported once both are in; the
+    // socket's end of file (it is close-on-exec) then means the execve
+    // worked, an error packet says why not.
     let mut pid = None;
+    let mut ready = false;
     let result = loop {
         match parent_sock.recv() {
             Ok(Some(Message::Pid(p))) => {
                 pid = Some(Pid::from_raw(p));
                 let _ = waitpid(child, None);
             }
-            Ok(Some(Message::Ready)) => {
-                // The socket is close-on-exec: end of file means the execve
-                // worked; an error packet carries why it did not.
-                break match parent_sock.recv() {
-                    Ok(Some(Message::Error(e))) => Err(RuntimeError::Init(e)),
-                    _ => Ok(pid.unwrap_or(child)),
-                };
-            }
+            Ok(Some(Message::Ready)) => ready = true,
             Ok(Some(Message::Error(e))) => break Err(RuntimeError::Init(e)),
             Ok(Some(other)) => {
                 break Err(RuntimeError::Init(format!(
                     "unexpected {other:?} from exec"
                 )))
             }
+            Ok(None) if ready => match pid {
+                Some(p) => break Ok(p),
+                None => {
+                    break Err(RuntimeError::Init(
+                        "exec's intermediate process never reported the pid".into(),
+                    ))
+                }
+            },
             Ok(None) => {
                 break Err(RuntimeError::Init(
                     "exec process exited before reporting ready".into(),

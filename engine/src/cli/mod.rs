@@ -200,6 +200,16 @@ fn usage_error(e: clap::Error, sub: Option<&str>) -> i32 {
             format!("`husk {}` takes no arguments", sub.unwrap_or_default())
         }
         (ErrorKind::UnknownArgument, Some(a)) => format!("unknown flag: {a}"),
+        (ErrorKind::InvalidValue | ErrorKind::ValueValidation, Some(a)) => {
+            let value = match e.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(v)) => v.clone(),
+                _ => String::new(),
+            };
+            let reason = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "invalid value".into());
+            format!("invalid argument {value:?} for {a:?} flag: {reason}")
+        }
         (ErrorKind::InvalidSubcommand, Some(a)) => format!("unrecognized command `husk {a}`"),
         _ => {
             let text = e.render().to_string();

@@ -86,7 +86,10 @@ pub fn process(
         // The container's root as its init sees it: works rootless too,
         // where the rootfs is mounted only in the shim's mount namespace.
         let rootfs = PathBuf::from(format!("/proc/{pid}/root"));
-        let (uid, gid, groups, home) = resolve_user(&rootfs, u)?;
+        let (uid, gid, mut groups, home) = resolve_user(&rootfs, u)?;
+        // exec -u sets only the groups the user is a member of, not its
+        // primary group again (podman's `id` shows no groups= then).
+        groups.retain(|g| *g != gid);
         let mut user = p.user().clone();
         user.set_uid(uid);
         user.set_gid(gid);

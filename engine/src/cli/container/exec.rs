@@ -86,7 +86,9 @@ pub fn exec_cmd(ctx: &mut Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         anyhow::bail!("unknown flag: {n}");
     }
     if command.is_empty() {
-        anyhow::bail!("you must provide a command to exec");
+        anyhow::bail!(
+            "must provide a non-empty command to start an exec session: invalid argument"
+        );
     }
     let eng = ctx.engine(false)?;
     let rec = match name {
@@ -94,6 +96,12 @@ pub fn exec_cmd(ctx: &mut Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         None => lookup::latest(&eng.catalog)?,
     };
     let l = live::live(&eng.paths, &rec);
+    if l.state == State::Paused {
+        anyhow::bail!(
+            "{} is paused: can only create exec sessions on running containers: container state improper",
+            rec.name
+        );
+    }
     if l.state != State::Running {
         anyhow::bail!(
             "can only create exec sessions on running containers: container state improper"
@@ -189,7 +197,7 @@ impl Drop for ConsoleDir {
 
 fn exec_error(e: husk_runtime::RuntimeError) -> anyhow::Error {
     let text = e.to_string();
-    if text.contains("executable file not found") {
+    if text.contains("executable file not found") || text.contains("entering cwd") {
         coded(
             NOT_FOUND,
             anyhow::anyhow!("{text}: OCI runtime attempted to invoke a command that was not found"),

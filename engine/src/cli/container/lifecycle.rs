@@ -93,8 +93,12 @@ fn rm_status(e: &ContainerError) -> i32 {
 
 /// `husk rm`.
 pub fn rm_cmd(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<i32> {
+    if a.time.is_some() && !a.force {
+        anyhow::bail!("--force option must be specified to use the --time option");
+    }
     ctx.enter_storage_ns()?;
-    let (targets, errs) = a.targets.resolve(ctx, "rm", a.ignore)?;
+    // As podman: --force also ignores containers that do not exist.
+    let (targets, errs) = a.targets.resolve(ctx, "rm", a.ignore || a.force)?;
     let eng = ctx.engine(true)?;
     Ok(for_each(targets, errs, rm_status, |rec| {
         remove::remove(eng, rec, a.force, a.time)
@@ -121,6 +125,12 @@ fn set_paused(ctx: &mut Ctx, a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
         } else {
             (State::Paused, "is not paused, can't unpause")
         };
+        if pause && l.state == State::Paused {
+            return Err(ContainerError::BadState(format!(
+                "{:?} is already paused",
+                rec.name
+            )));
+        }
         if l.state != want {
             return Err(ContainerError::BadState(format!("{:?} {verb}", rec.name)));
         }
@@ -128,7 +138,15 @@ fn set_paused(ctx: &mut Ctx, a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
             .runtime_root()
             .map_err(|e| ContainerError::io("opening", eng.paths.runtime_root(), e))?;
         if pause {
-            husk_runtime::container::pause(&root, &rec.id)?;
+            husk_runtime::container::pause(&root, &rec.id).map_err(|e| {
+                if eng.paths.rootless {
+                    ContainerError::Other(format!(
+                        "can not pause containers on rootless containers without a delegated cgroup (cgroup v2 with Delegate=yes): {e}"
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
         } else {
             husk_runtime::container::resume(&root, &rec.id)?;
         }
@@ -209,6 +227,35 @@ pub fn wait_cmd(ctx: &mut Ctx, a: WaitArgs) -> anyhow::Result<i32> {
             "configured" => State::Configured,
             other => anyhow::bail!("invalid condition {other:?}: use stopped, exited, running, paused, created or configured"),
         });
+    }
+    if a.ignore {
+        // podman 5: a missing container waits for nothing and reports -1,
+        // in its place among the others.
+        let cat = ctx.catalog()?;
+        let present: Vec<String> = a
+            .targets
+            .names
+            .iter()
+            .filter(|n| lookup::find(cat, n).is_ok())
+            .cloned()
+            .collect();
+        for n in &a.targets.names {
+            if present.contains(n) {
+                let one = WaitArgs {
+                    condition: a.condition.clone(),
+                    interval: a.interval.clone(),
+                    ignore: false,
+                    targets: Targets {
+                        names: vec![n.clone()],
+                        ..Default::default()
+                    },
+                };
+                wait_cmd(ctx, one)?;
+            } else {
+                println!("-1");
+            }
+        }
+        return Ok(0);
     }
     let (targets, mut errs) = a.targets.resolve(ctx, "wait", a.ignore)?;
     let eng = ctx.engine(false)?;
@@ -321,7 +368,8 @@ pub fn prune_cmd(ctx: &mut Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     let eng = ctx.engine(true)?;
     let mut errors = Vec::new();
     for rec in eng.catalog.containers()? {
-        if live(&eng.paths, &rec).state.is_active() {
+        // Created containers go too; running and paused ones stay.
+        if matches!(live(&eng.paths, &rec).state, State::Running | State::Paused) {
             continue;
         }
         let label_ok = labels.iter().all(|l| match l.split_once('=') {

@@ -60,15 +60,21 @@ pub fn logs_cmd(ctx: &mut Ctx, a: LogsArgs) -> anyhow::Result<i32> {
     let since = a
         .since
         .as_deref()
-        .map(|s| parse_input_time(s, true, now).map(nanos))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("invalid --since: {e}"))?;
+        .map(|s| {
+            parse_input_time(s, true, now)
+                .map(nanos)
+                .map_err(|e| anyhow::anyhow!("invalid --since {s:?}: {e}"))
+        })
+        .transpose()?;
     let until = a
         .until
         .as_deref()
-        .map(|s| parse_input_time(s, false, now).map(nanos))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("invalid --until: {e}"))?;
+        .map(|s| {
+            parse_input_time(s, false, now)
+                .map(nanos)
+                .map_err(|e| anyhow::anyhow!("invalid --until {s:?}: {e}"))
+        })
+        .transpose()?;
     let paths = ctx.paths.clone();
     let cat = ctx.catalog()?;
     let mut recs = Vec::new();

@@ -380,7 +380,7 @@ pub fn ps_cmd(ctx: &mut Ctx, a: PsArgs) -> anyhow::Result<i32> {
     let mut items = list(ctx)?;
     let limited = a.latest || a.last.is_some();
     if !a.all && !limited && !filters.iter().any(|f| matches!(f, Filter::Status(_))) {
-        items.retain(|l| l.live.state == State::Running || l.live.state == State::Paused);
+        items.retain(|l| l.live.state == State::Running);
     }
     items.retain(|l| keep(l, &filters));
     match a.sort.as_str() {

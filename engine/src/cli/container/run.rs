@@ -392,6 +392,12 @@ pub fn attach_cmd(ctx: &mut Ctx, a: AttachArgs) -> anyhow::Result<i32> {
     };
     match outcome {
         AttachOutcome::Detached => Ok(0),
-        other => finish(eng, &rec, other),
+        other => {
+            finish(eng, &rec, other)?;
+            // What podman (4.3 and 5) does when the container ends under
+            // `attach`: a newline, and status 0.
+            println!();
+            Ok(0)
+        }
     }
 }

@@ -26,6 +26,8 @@ const DEFAULT: [&str; 8] = [
 struct Proc {
     pid: i32,
     ppid: i32,
+    /// The pid in the container's own pid namespace (NSpid's last value).
+    ns_pid: i32,
     uid: u32,
     gid: u32,
     tty: u64,
@@ -61,9 +63,16 @@ fn read_proc(pid: i32) -> Option<Proc> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
+    let ns_pid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(pid);
     Some(Proc {
         pid,
         ppid: n(1) as i32,
+        ns_pid,
         uid: id_of("Uid:"),
         gid: id_of("Gid:"),
         tty: n(4) as u64,
@@ -179,7 +188,17 @@ pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|d| header(d).unwrap_or_default().to_owned())
         .collect::<Vec<_>>()];
-    for p in pids.into_iter().filter_map(read_proc) {
+    let procs: Vec<Proc> = pids.into_iter().filter_map(read_proc).collect();
+    // podman shows pids as the container sees them: its init is 1, and a
+    // parent outside the container is 0.
+    let ns_of = |host: i32| {
+        procs
+            .iter()
+            .find(|q| q.pid == host)
+            .map(|q| q.ns_pid)
+            .unwrap_or(0)
+    };
+    for p in &procs {
         let elapsed = (uptime - p.start as f64 / hz as f64).max(0.0);
         let cpu_secs = (p.utime + p.stime) / hz;
         let row = descs
@@ -197,8 +216,8 @@ pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
                     .unwrap_or_else(|| p.gid.to_string()),
                 "uid" => p.uid.to_string(),
                 "gid" => p.gid.to_string(),
-                "pid" => p.pid.to_string(),
-                "ppid" => p.ppid.to_string(),
+                "pid" => p.ns_pid.to_string(),
+                "ppid" => ns_of(p.ppid).to_string(),
                 "pcpu" | "%cpu" => {
                     let pct = if elapsed > 0.0 {
                         (p.utime + p.stime) as f64 / hz as f64 / elapsed * 100.0
