@@ -197,7 +197,6 @@ impl Case {
     pub fn with_init(&mut self) -> &mut Self {
         self.opts.init = true;
         self.husk_exe = init_binary();
-        install_libs(&self.husk_exe, &self.rootfs());
         self
     }
 
@@ -439,37 +438,6 @@ fn chown_through(root: &Path, um: &[(u32, u32, u32)], gm: &[(u32, u32, u32)]) {
 /// container with a user namespace of its own).
 pub fn chown_rootfs(c: &Case, um: &[(u32, u32, u32)], gm: &[(u32, u32, u32)]) {
     chown_through(&c.rootfs(), um, gm);
-}
-
-/// Copies the shared libraries `exe` needs into `rootfs` at the
-/// same paths.
-fn install_libs(exe: &Path, rootfs: &Path) {
-    // The dynamic loader lists what a binary needs (ldd is a script around
-    // it, and not everywhere: the cgroup v2 VM has none).
-    let loader = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"]
-        .into_iter()
-        .find(|l| Path::new(l).exists())
-        .expect("no dynamic loader found to list the init's libraries");
-    let out = Command::new(loader)
-        .arg("--list")
-        .arg(exe)
-        .output()
-        .expect("running the dynamic loader");
-    assert!(
-        out.status.success(),
-        "{loader} --list {}: {out:?}",
-        exe.display()
-    );
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let path = line
-            .split_whitespace()
-            .find(|w| w.starts_with('/'))
-            .map(PathBuf::from);
-        let Some(path) = path else { continue };
-        let dest = rootfs.join(path.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(std::fs::canonicalize(&path).unwrap(), &dest).unwrap();
-    }
 }
 
 /// The value of `key:` in /proc/self/status text.

@@ -12,7 +12,6 @@ use super::mounts::{BaseInput, Undo};
 use super::namespaces::Mode;
 use super::volumes::{Kind, Planned};
 use super::*;
-use crate::container::init::INIT_PATH;
 use crate::container::passwd;
 
 /// The OCI runtime spec version husk writes.
@@ -196,13 +195,22 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
     )?;
     let seccomp = security::seccomp(&sec, o.privileged, caps.bounding)?;
 
-    let args = process::command(
+    let mut args = process::command(
         o.entrypoint.as_deref(),
         &o.command,
         rc.and_then(|c| c.entrypoint.as_deref()),
         rc.and_then(|c| c.cmd.as_deref()),
         o.init,
     )?;
+    let init_plan = if o.init {
+        let p = super::init_mount::plan(input.husk_exe)?;
+        // `command` put `/run/husk-init --` first; a dynamic husk starts
+        // through its loader instead.
+        args.splice(0..2, p.prefix.iter().cloned());
+        Some(p)
+    } else {
+        None
+    };
     let (workdir, create_workdir) = process::workdir(
         o.workdir.as_deref(),
         rc.and_then(|c| c.working_dir.as_deref()),
@@ -464,13 +472,8 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
             file("group", "/etc/group", &text, &mut all, &mut undo)?;
         }
     }
-    if o.init {
-        all.push(mounts::mount(
-            INIT_PATH,
-            "bind",
-            &input.husk_exe.to_string_lossy(),
-            &["bind", "ro", "rprivate"],
-        ));
+    if let Some(p) = init_plan {
+        all.extend(p.mounts);
     }
     all.extend(user_mounts);
     let all = mounts::finalize(all);

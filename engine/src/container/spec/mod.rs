@@ -17,6 +17,7 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod idmap;
+pub mod init_mount;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
