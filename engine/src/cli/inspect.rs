@@ -85,6 +85,32 @@ fn find(ctx: &mut Ctx, kind: Kind, name: &str, latest: bool) -> anyhow::Result<O
     Ok(None)
 }
 
+/// The RFC 3339 time fields of inspect documents, as paths.
+const TIME_FIELDS: [&[&str]; 7] = [
+    &["Created"],
+    &["State", "StartedAt"],
+    &["State", "FinishedAt"],
+    &["State", "CheckpointedAt"],
+    &["State", "RestoredAt"],
+    &["Metadata", "LastTagTime"],
+    &["LastTagTime"],
+];
+
+fn go_times(doc: &mut Value) {
+    for path in TIME_FIELDS {
+        let pointer: String = path.iter().map(|k| format!("/{k}")).collect();
+        if let Some(v) = doc.pointer_mut(&pointer) {
+            let go = v
+                .as_str()
+                .and_then(|s| crate::format::times::Timestamp::parse_rfc3339(s).ok())
+                .map(|t| t.format_go());
+            if let Some(go) = go {
+                *v = Value::String(go);
+            }
+        }
+    }
+}
+
 fn missing(kind: Kind, name: &str) -> String {
     match kind {
         Kind::Container => format!("no such container {name:?}"),
@@ -128,7 +154,14 @@ pub fn run(ctx: &mut Ctx, kind: Kind, a: InspectArgs) -> anyhow::Result<i32> {
         }
     }
     match report {
-        Some(r) => print!("{}", r.render(&docs, &Headers::default(), false)?),
+        Some(r) => {
+            // Templates see times as Go prints a time.Time
+            // (`2006-01-02 15:04:05.999999999 -0700 MST`); JSON has RFC 3339.
+            for d in &mut docs {
+                go_times(d);
+            }
+            print!("{}", r.render(&docs, &Headers::default(), false)?)
+        }
         None => print!("{}", json::to_string(&docs, JsonStyle::INSPECT)?),
     }
     if errors.is_empty() {

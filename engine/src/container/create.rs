@@ -165,7 +165,14 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
     for w in &generated.warnings {
         eprintln!("WARN[0000] {w}");
     }
+    let image_entrypoint = req
+        .image
+        .as_ref()
+        .and_then(|i| i.config.config.as_ref())
+        .and_then(|c| c.entrypoint.clone());
     let extra = serde_json::json!({
+        "image_digest": req.image.as_ref().map(|i| i.record.manifest_digest.to_string()),
+        "image_entrypoint": image_entrypoint,
         "rootfs": root,
         "stop_signal": generated.stop_signal,
         "stop_timeout": generated.stop_timeout,

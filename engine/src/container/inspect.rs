@@ -20,6 +20,48 @@ fn caps(list: Option<&oci_spec::runtime::Capabilities>) -> Value {
     json!(v)
 }
 
+/// `-v` binds as podman lists them: `SRC:DST:ro|rw,PROPAGATION,rbind`,
+/// from the spec's mounts at the volumes' destinations.
+fn binds(spec: Option<&Spec>, volumes: &[String]) -> Vec<String> {
+    let mounts = spec.and_then(|s| s.mounts().clone()).unwrap_or_default();
+    volumes
+        .iter()
+        .filter_map(|v| {
+            let dest = v.split(':').nth(1)?;
+            let m = mounts
+                .iter()
+                .find(|m| m.destination() == std::path::Path::new(dest))?;
+            let opts = m.options().clone().unwrap_or_default();
+            let mode = if opts.iter().any(|o| o == "ro") {
+                "ro"
+            } else {
+                "rw"
+            };
+            let prop = opts
+                .iter()
+                .find(|o| o.ends_with("private") || o.ends_with("shared") || o.ends_with("slave"))
+                .map(String::as_str)
+                .unwrap_or("rprivate");
+            let src = m.source().as_ref()?.display().to_string();
+            Some(format!("{src}:{dest}:{mode},{prop},rbind"))
+        })
+        .collect()
+}
+
+/// Capability names as podman shows them: upper case, `CAP_` prefixed.
+fn cap_names(caps: &[String]) -> Vec<String> {
+    caps.iter()
+        .map(|c| {
+            let u = c.to_ascii_uppercase();
+            if u.starts_with("CAP_") || u == "ALL" {
+                u
+            } else {
+                format!("CAP_{u}")
+            }
+        })
+        .collect()
+}
+
 fn mount_doc(m: &oci_spec::runtime::Mount) -> Option<Value> {
     let kind = m.typ().clone().unwrap_or_default();
     let dest = m.destination().display().to_string();
@@ -222,7 +264,12 @@ pub fn inspect(paths: &Paths, rec: &ContainerRecord, live: &Live, pod_name: &str
         "Image": rec.image_name,
         "Volumes": Value::Null,
         "WorkingDir": process.as_ref().map(|p| p.cwd().display().to_string()).unwrap_or_default(),
-        "Entrypoint": o.entrypoint.as_ref().map(|e| json!(e.join(" "))).unwrap_or(json!("")),
+        "Entrypoint": o
+            .entrypoint
+            .as_ref()
+            .map(|e| json!(e))
+            .or_else(|| rec.extra.get("image_entrypoint").cloned())
+            .unwrap_or(Value::Null),
         "OnBuild": Value::Null,
         "Labels": o.labels,
         "Annotations": spec.as_ref().and_then(|s| s.annotations().clone()).unwrap_or_default(),
@@ -233,7 +280,7 @@ pub fn inspect(paths: &Paths, rec: &ContainerRecord, live: &Live, pod_name: &str
         "Timeout": 0,
     });
     let host_config = json!({
-        "Binds": o.volumes,
+        "Binds": binds(spec.as_ref(), &o.volumes),
         "CgroupManager": "cgroupfs",
         "CgroupMode": o.cgroupns.clone().unwrap_or_else(|| "private".into()),
         "ContainerIDFile": "",
@@ -253,8 +300,8 @@ pub fn inspect(paths: &Paths, rec: &ContainerRecord, live: &Live, pod_name: &str
         "AutoRemove": o.rm,
         "VolumeDriver": "",
         "VolumesFrom": Value::Null,
-        "CapAdd": o.cap_add,
-        "CapDrop": o.cap_drop,
+        "CapAdd": cap_names(&o.cap_add),
+        "CapDrop": cap_names(&o.cap_drop),
         "Dns": o.dns,
         "DnsOptions": o.dns_options,
         "DnsSearch": o.dns_search,

@@ -97,7 +97,7 @@ pub fn logs_cmd(ctx: &mut Ctx, a: LogsArgs) -> anyhow::Result<i32> {
         };
         if driver == LogDriver::None {
             anyhow::bail!(
-                "this container is using the \"none\" log driver, cannot read logs: this container is not logging output"
+                "this container is using the 'none' log driver, cannot read logs: this container is not logging output"
             );
         }
         let path = rec

@@ -52,6 +52,8 @@ pub enum ContainerCommand {
     Stats(stats::StatsArgs),
     /// Remove every container that is not running.
     Prune(PruneArgs),
+    /// Show a container's configuration and state.
+    Inspect(crate::cli::inspect::InspectArgs),
     /// Stop containers.
     Stop(StopArgs),
     /// Send a signal to containers.
@@ -91,6 +93,9 @@ pub fn dispatch(ctx: &mut Ctx, cmd: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Top(a) => top::top_cmd(ctx, a),
         ContainerCommand::Stats(a) => stats::stats_cmd(ctx, a),
         ContainerCommand::Prune(a) => prune_cmd(ctx, a),
+        ContainerCommand::Inspect(a) => {
+            crate::cli::inspect::run(ctx, crate::cli::inspect::Kind::Container, a)
+        }
         ContainerCommand::Stop(a) => stop_cmd(ctx, a),
         ContainerCommand::Kill(a) => kill_cmd(ctx, a),
         ContainerCommand::Rm(a) => rm_cmd(ctx, a),
