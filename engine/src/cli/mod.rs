@@ -115,6 +115,8 @@ enum Command {
     Export(image::archive::ExportArgs),
     /// Show containers', images' and pods' details.
     Inspect(inspect::InspectArgs),
+    /// Run a command in husk's rootless user namespace.
+    Unshare(system::UnshareArgs),
     /// Show husk's version.
     Version(system::VersionArgs),
     /// Show how husk is set up on this host.
@@ -267,6 +269,7 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Import(a) => image::archive::import_cmd(ctx, a),
         Command::Export(a) => image::archive::export_cmd(ctx, a),
         Command::Inspect(a) => inspect::run(ctx, inspect::Kind::All, a),
+        Command::Unshare(a) => system::unshare(ctx, a),
         Command::Version(a) => system::version(ctx, a),
         Command::Info(a) => system::info(ctx, a),
         Command::Bench(a) => bench::bench(ctx, a),

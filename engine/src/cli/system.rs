@@ -76,3 +76,39 @@ pub fn info(ctx: &mut Ctx, a: InfoArgs) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// `husk unshare` arguments.
+#[derive(Debug, Args)]
+pub struct UnshareArgs {
+    /// The command to run (default: $SHELL, else /bin/sh).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `husk unshare`: runs a command inside husk's rootless user and mount
+/// namespace, where stored files show as the containers see them and
+/// `husk mount` lives as long as the session.
+pub fn unshare(ctx: &mut Ctx, a: UnshareArgs) -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    if !ctx.paths.rootless {
+        anyhow::bail!("please use unshare with rootless");
+    }
+    ctx.enter_storage_ns()?;
+    let mut argv = a.command;
+    if argv.is_empty() {
+        argv.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    }
+    let err = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("CONTAINERS_GRAPHROOT", &ctx.paths.root)
+        .env("CONTAINERS_RUNROOT", &ctx.paths.runroot)
+        .exec();
+    Err(crate::cli::error::coded(
+        if err.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        },
+        anyhow::anyhow!("running {}: {err}", argv[0]),
+    ))
+}

@@ -98,8 +98,15 @@ fn copy_out(ctx: &mut Ctx, ctr: &str, path: &str, dest: &str) -> anyhow::Result<
             return Ok(());
         }
         let mut tar = Vec::new();
-        export_path(&root, Path::new(path), &mut tar, &ExportOptions::default())
-            .map_err(|e| anyhow::anyhow!("{ctr}:{path}: {e}"))?;
+        export_path(&root, Path::new(path), &mut tar, &ExportOptions::default()).map_err(|e| {
+            if e.to_string().contains("No such file") {
+                anyhow::anyhow!(
+                    "{path:?} could not be found on container {ctr}: no such file or directory"
+                )
+            } else {
+                anyhow::anyhow!("{ctr}:{path}: {e}")
+            }
+        })?;
         extract_on_host(&tar, Path::new(dest), path)
     })();
     if mounted {
@@ -150,52 +157,85 @@ fn extract_on_host(tar: &[u8], dest: &Path, src: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn copy_in(ctx: &mut Ctx, src: &str, ctr: &str, path: &str) -> anyhow::Result<i32> {
-    let tar = if src == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-        v
+/// Opens `rel` as a directory inside the container's root `root_fd`
+/// (links resolve inside it, never out); None when it does not exist.
+fn open_dir_in(root_fd: &std::os::fd::OwnedFd, rel: &str) -> anyhow::Result<Option<PathBuf>> {
+    if rel.is_empty() {
+        return Ok(Some(PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(root_fd)
+        ))));
+    }
+    match nix::fcntl::openat2(
+        std::os::fd::AsRawFd::as_raw_fd(root_fd),
+        rel,
+        nix::fcntl::OpenHow::new()
+            .flags(
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+            )
+            .resolve(nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT),
+    ) {
+        // Leaked on purpose: the path stays valid for the unpack.
+        Ok(fd) => Ok(Some(PathBuf::from(format!("/proc/self/fd/{fd}")))),
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("{rel}: {e}")),
+    }
+}
+
+/// A tar of the host path `src`, its top entry named `name`.
+fn host_tar(src: &Path, name: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    if src.is_dir() {
+        b.append_dir_all(name, src)?;
     } else {
-        let s = Path::new(src);
-        if !s.exists() {
-            anyhow::bail!("{src}: no such file or directory");
-        }
-        let mut b = tar::Builder::new(Vec::new());
-        b.follow_symlinks(false);
-        let name = s
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        if s.is_dir() {
-            b.append_dir_all(&name, s)?;
-        } else {
-            b.append_path_with_name(s, &name)?;
-        }
-        b.into_inner()?
-    };
+        b.append_path_with_name(src, name)?;
+    }
+    Ok(b.into_inner()?)
+}
+
+fn copy_in(ctx: &mut Ctx, src: &str, ctr: &str, path: &str) -> anyhow::Result<i32> {
+    let from_stdin = src == "-";
+    let s = Path::new(src);
+    if !from_stdin && std::fs::symlink_metadata(s).is_err() {
+        anyhow::bail!("{src:?} could not be found on the host: no such file or directory");
+    }
     let (eng, rec, root, mounted) = enter_root(ctx, ctr)?;
     let result = (|| -> anyhow::Result<()> {
-        let dest = crate::container::passwd::open_root(&root)?;
-        let rel = path.trim_start_matches('/');
-        // The destination directory, resolved inside the container's root
-        // (links in it cannot lead out), then unpacked with the store's own
-        // safe unpacker: no entry is written through a link.
-        let dir = if rel.is_empty() {
-            root.clone()
-        } else {
-            let fd = nix::fcntl::openat2(
-                std::os::fd::AsRawFd::as_raw_fd(&dest),
-                rel,
-                nix::fcntl::OpenHow::new()
-                    .flags(
-                        nix::fcntl::OFlag::O_PATH
-                            | nix::fcntl::OFlag::O_DIRECTORY
-                            | nix::fcntl::OFlag::O_CLOEXEC,
+        let root_fd = crate::container::passwd::open_root(&root)?;
+        let rel = path.trim_matches('/');
+        // As `docker cp`: into DEST when it is a directory, else as DEST
+        // (its parent must exist). A tar on stdin always unpacks into DEST.
+        let (dir, tar) = match open_dir_in(&root_fd, rel)? {
+            Some(dir) => {
+                let tar = if from_stdin {
+                    let mut v = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+                    v
+                } else {
+                    let name = s
+                        .file_name()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| PathBuf::from("."));
+                    host_tar(s, &name)?
+                };
+                (dir, tar)
+            }
+            None if !from_stdin => {
+                let (parent, last) = rel.rsplit_once('/').unwrap_or(("", rel));
+                let dir = open_dir_in(&root_fd, parent)?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{:?} could not be found on container {ctr}: no such file or directory",
+                        format!("/{parent}")
                     )
-                    .resolve(nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT),
-            )
-            .map_err(|e| anyhow::anyhow!("{ctr}:{path}: {e}"))?;
-            PathBuf::from(format!("/proc/self/fd/{fd}"))
+                })?;
+                (dir, host_tar(s, Path::new(last))?)
+            }
+            None => anyhow::bail!(
+                "{path:?} could not be found on container {ctr}: no such file or directory"
+            ),
         };
         let opts = UnpackOptions {
             whiteouts: crate::storage::WhiteoutFormat::Oci,
@@ -245,6 +285,17 @@ pub fn diff_cmd(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<i32> {
     ];
     let mut changes = eng.store()?.containers().changes(&rec.id)?;
     changes.retain(|c| !MOUNT_POINTS.iter().any(|m| c.path == Path::new(m)));
+    // A directory shows as changed when husk made a mount point in it
+    // (/etc for /etc/hosts); with those gone, drop such directories that
+    // hold no other change either.
+    let all: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+    changes.retain(|c| {
+        let only_for_mounts = c.kind.to_string() == "C"
+            && MOUNT_POINTS
+                .iter()
+                .any(|m| Path::new(m).parent() == Some(c.path.as_path()));
+        !only_for_mounts || all.iter().any(|p| p != &c.path && p.starts_with(&c.path))
+    });
     if a.format.as_deref() == Some("json") {
         let mut by: serde_json::Map<String, serde_json::Value> = Default::default();
         for (k, name) in [("A", "added"), ("C", "changed"), ("D", "deleted")] {
@@ -281,13 +332,14 @@ pub struct MountArgs {
 
 fn rootless_refusal(cmd: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "cannot run command \"husk {cmd}\" in rootless mode: the mount would live in a namespace that ends with the command"
+        "cannot run command \"husk {cmd}\" in rootless mode, must execute `husk unshare` first"
     )
 }
 
 /// `husk mount`.
 pub fn mount_cmd(ctx: &mut Ctx, a: MountArgs) -> anyhow::Result<i32> {
-    if ctx.paths.rootless {
+    // Inside `husk unshare` the mount lives as long as that session.
+    if ctx.paths.rootless && !crate::userns::inside() {
         return Err(rootless_refusal("mount"));
     }
     let eng = ctx.engine(true)?;
@@ -305,7 +357,7 @@ pub fn mount_cmd(ctx: &mut Ctx, a: MountArgs) -> anyhow::Result<i32> {
                     .get(&rec.id)
                     .map(|c| eng.store().map(|s| s.containers().rootfs_path(&c)));
                 if let Ok(Ok(p)) = p {
-                    println!("{} {}", rec.id, p.display());
+                    println!("{}  {}", &rec.id[..12], p.display());
                 }
             }
         }
@@ -328,7 +380,7 @@ pub fn mount_cmd(ctx: &mut Ctx, a: MountArgs) -> anyhow::Result<i32> {
 
 /// `husk unmount`.
 pub fn unmount_cmd(ctx: &mut Ctx, a: MountArgs) -> anyhow::Result<i32> {
-    if ctx.paths.rootless {
+    if ctx.paths.rootless && !crate::userns::inside() {
         return Err(rootless_refusal("unmount"));
     }
     let eng = ctx.engine(true)?;
@@ -341,15 +393,12 @@ pub fn unmount_cmd(ctx: &mut Ctx, a: MountArgs) -> anyhow::Result<i32> {
             .collect::<Result<_, _>>()?
     };
     for rec in recs {
-        let l = live::live(&eng.paths, &rec);
-        if l.state.is_active() {
-            if a.all {
-                continue;
-            }
-            anyhow::bail!("cannot unmount {}: it is {}", rec.name, l.state);
+        // A running container keeps its own mount (podman counts mounts:
+        // this drops the explicit one, the container's stays).
+        if !live::live(&eng.paths, &rec).state.is_active() {
+            rootfs::unmount(eng, &rec.id)?;
         }
-        rootfs::unmount(eng, &rec.id)?;
-        println!("{}", rec.id);
+        println!("{}", if a.all { &rec.id } else { &rec.name });
     }
     Ok(0)
 }

@@ -76,7 +76,7 @@ fn row(rec: &ContainerRecord, s: &Value, cpu_pct: f64, no_trunc: bool) -> Value 
         "MemPerc": format!("{:.2}%", if limit > 0 { mem as f64 / limit as f64 * 100.0 } else { 0.0 }),
         "NetIO": "0B / 0B",
         "BlockIO": "-- / --",
-        "PIDS": pids,
+        "PIDs": pids,
         "CPU": cpu_ns(s),
         "CPUTime": crate::format::duration::format_go_duration(cpu_ns(s) as i64),
         "AVGCPU": format!("{cpu_pct:.2}%"),
@@ -128,7 +128,7 @@ pub fn stats_cmd(ctx: &mut Ctx, a: StatsArgs) -> anyhow::Result<i32> {
     }
     if paths.rootless && recs.iter().any(|r| cgroup_stats(&paths, r).is_none()) {
         anyhow::bail!(
-            "stats are not available rootless without a cgroup delegated to this user (cgroup v2 with Delegate=yes)"
+            "stats is not supported in rootless mode without cgroups v2 (no cgroup is delegated to this user)"
         );
     }
     let headers = Headers::new([
@@ -138,7 +138,7 @@ pub fn stats_cmd(ctx: &mut Ctx, a: StatsArgs) -> anyhow::Result<i32> {
         ("MemPerc", "mem %"),
         ("NetIO", "net io"),
         ("BlockIO", "block io"),
-        ("PIDS", "pids"),
+        ("PIDs", "pids"),
         ("CPUTime", "cpu time"),
         ("AVGCPU", "avg cpu %"),
     ]);
@@ -147,7 +147,7 @@ pub fn stats_cmd(ctx: &mut Ctx, a: StatsArgs) -> anyhow::Result<i32> {
         Some(f) => Some(Report::parse("stats", Origin::User, f)?),
         None => Some(Report::builtin_row(
             "stats",
-            "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}\t{{.CPUTime}}\t{{.AVGCPU}}",
+            "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}\t{{.CPUTime}}\t{{.AVGCPU}}",
         )?),
     };
     let mut prev: Vec<Option<Sample>> = recs
@@ -186,7 +186,21 @@ pub fn stats_cmd(ctx: &mut Ctx, a: StatsArgs) -> anyhow::Result<i32> {
             rows.push(row(r, &s, pct, a.no_trunc));
         }
         match &report {
-            None => println!("{}", serde_json::to_string_pretty(&rows)?),
+            None => {
+                // podman's `stats --format json` keys.
+                let docs: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "id": r["ID"], "name": r["Name"], "cpu_time": r["CPUTime"],
+                            "cpu_percent": r["CPUPerc"], "avg_cpu": r["AVGCPU"],
+                            "mem_usage": r["MemUsage"], "mem_percent": r["MemPerc"],
+                            "net_io": r["NetIO"], "block_io": r["BlockIO"], "pids": r["PIDs"].to_string(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&docs)?)
+            }
             Some(rp) => print!("{}", rp.render(&rows, &headers, true)?),
         }
         if a.no_stream {
