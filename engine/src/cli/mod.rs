@@ -202,6 +202,9 @@ fn usage_error(e: clap::Error, sub: Option<&str>) -> i32 {
             format!("`husk {}` takes no arguments", sub.unwrap_or_default())
         }
         (ErrorKind::UnknownArgument, Some(a)) => format!("unknown flag: {a}"),
+        (ErrorKind::MissingRequiredArgument, _) => {
+            "requires at least 1 arg(s), only received 0".to_owned()
+        }
         (ErrorKind::InvalidValue | ErrorKind::ValueValidation, Some(a)) => {
             let value = match e.get(ContextKind::InvalidValue) {
                 Some(ContextValue::String(v)) => v.clone(),

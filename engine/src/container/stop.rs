@@ -56,7 +56,7 @@ fn thaw(eng: &Engine, id: &str) {
 /// Sends `sig` to the container's init (`husk kill`).
 pub fn kill(eng: &mut Engine, rec: &ContainerRecord, sig: Signal) -> Result<()> {
     let l = live(&eng.paths, rec);
-    if !matches!(l.state, State::Running | State::Paused | State::Created) {
+    if !matches!(l.state, State::Running | State::Paused) {
         return Err(ContainerError::BadState(format!(
             "can only kill running containers. {} is in state {}",
             rec.id, l.state

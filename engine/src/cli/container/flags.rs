@@ -267,7 +267,8 @@ fn size(flag: &str, v: &Option<String>) -> Result<Option<i64>> {
             if s == "-1" && flag == "--memory-swap" {
                 return Ok(-1);
             }
-            ram_in_bytes(s).map_err(|e| anyhow!("invalid value {s:?} for {flag}: {e}"))
+            ram_in_bytes(s)
+                .map_err(|e| anyhow!("invalid value for {}: {e}", flag.trim_start_matches('-')))
         })
         .transpose()
 }
@@ -298,6 +299,17 @@ impl CreateFlags {
                 "--publish {:?}: port publishing needs container networking, which husk does not have yet (containers get a private network namespace with loopback only; use --network host)",
                 self.publish[0]
             );
+        }
+        if let Some(r) = self.restart.as_deref() {
+            let (policy, count) = r.split_once(':').unwrap_or((r, ""));
+            let ok = match policy {
+                "" | "no" | "always" | "unless-stopped" => count.is_empty(),
+                "on-failure" => count.is_empty() || count.parse::<u32>().is_ok(),
+                _ => false,
+            };
+            if !ok {
+                bail!("{r:?} is not a valid restart policy: invalid argument");
+            }
         }
         if self.rm && self.restart.as_deref().is_some_and(|r| r != "no") {
             bail!("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"");
