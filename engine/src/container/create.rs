@@ -186,7 +186,29 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
             ..Default::default()
         },
     )?;
-    instantiate(eng, &rec, req.tty_size)?;
+    if let Err(e) = instantiate(eng, &rec, req.tty_size) {
+        // As podman: a container whose program could not start stays, as
+        // exited (unless --rm), for inspect and rm; its mount goes.
+        if !opts.rm {
+            let _ = rootfs::unmount(eng, &cid);
+            let code = if e.to_string().contains("not found") {
+                127
+            } else {
+                126
+            };
+            eng.catalog.update_container(
+                &cid,
+                &StateUpdate {
+                    state: Some(State::Exited),
+                    exit_code: Some(code),
+                    finished_at: Some(now()),
+                    ..Default::default()
+                },
+            )?;
+            undo.rec = None;
+        }
+        return Err(e);
+    }
     undo.rec = None;
     let rec = undo
         .eng
