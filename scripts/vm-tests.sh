@@ -13,7 +13,7 @@ vm=${HUSK_CGROUP2_VM:-$repo/../shared/tools/vm/cgroup2-vm.sh}
 target=${CARGO_TARGET_DIR:-$repo/target}/debug
 
 bins=()
-for t in runtime_cgroup runtime_lifecycle runtime_errors runtime_hooks runtime_timens runtime_seccomp runtime_process runtime_limits shim_exit; do
+for t in runtime_cgroup runtime_lifecycle runtime_errors runtime_hooks runtime_timens runtime_seccomp runtime_process runtime_limits shim_exit spec_run spec_options; do
   b=$(ls -t "$target"/deps/"$t"-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
   [ -n "$b" ] || { echo "vm-tests.sh: no test binary for $t (run cargo test --no-run)" >&2; exit 1; }
   bins+=("$b")
