@@ -151,7 +151,7 @@ fn pull_from(
         .pull_manifest(&src.reference.tag_or_digest(), &opts.platform)
         .map_err(|error| ImageError::Source {
             source_ref: format!("docker://{}", recorded_name(&src.reference)),
-            error,
+            error: Box::new(error),
         })?;
     let store = eng
         .store()

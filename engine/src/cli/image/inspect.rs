@@ -122,7 +122,10 @@ pub fn history_cmd(ctx: &mut Ctx, a: HistoryArgs) -> anyhow::Result<i32> {
     let values: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let ts = r.created.as_deref().and_then(|c| Timestamp::parse_rfc3339(c).ok());
+            let ts = r
+                .created
+                .as_deref()
+                .and_then(|c| Timestamp::parse_rfc3339(c).ok());
             let created = match (ts, a.human) {
                 (Some(t), true) => duration::time_ago(t, now),
                 (Some(t), false) => t.to_utc().format_rfc3339(),

@@ -19,13 +19,13 @@ use crate::storage::{BoxError, Fetched, StorageError, Store};
 fn blob_error(what: String, e: StorageError) -> ImageError {
     match e {
         StorageError::Fetch { source, .. } => match source.downcast::<RegistryError>() {
-            Ok(error) => ImageError::Registry {
-                what,
-                error: *error,
-            },
+            Ok(error) => ImageError::Registry { what, error },
             Err(other) => ImageError::Other(format!("{what}: {other}")),
         },
-        error => ImageError::Storage { what, error },
+        error => ImageError::Storage {
+            what,
+            error: Box::new(error),
+        },
     }
 }
 
