@@ -4,19 +4,21 @@
 //! hits all alike, and reports latency percentiles and peak RSS as JSON and a
 //! markdown table.
 
+mod image_pull;
 mod lifecycle;
 mod shim_rss;
 mod stats;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: husk-bench runtime-lifecycle [-n N] [--json FILE] [--markdown FILE]\n       husk-bench shim-rss [-n SHIMS] [--rounds N] [--json FILE] [--markdown FILE]";
+const USAGE: &str = "usage: husk-bench runtime-lifecycle [-n N] [--json FILE] [--markdown FILE]\n       husk-bench shim-rss [-n SHIMS] [--rounds N] [--json FILE] [--markdown FILE]\n       husk-bench image-pull [-n N] [--json FILE] [--markdown FILE]";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("runtime-lifecycle") => lifecycle::main(&args[1..]),
         Some("shim-rss") => shim_rss::main(&args[1..]),
+        Some("image-pull") => image_pull::main(&args[1..]),
         _ => bail!("{USAGE}"),
     }
 }

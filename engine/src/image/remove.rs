@@ -356,7 +356,7 @@ mod tests {
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(done.untagged, ["localhost/a:latest"]);
-        assert_eq!(done.deleted, [rec.id.clone()]);
+        assert_eq!(done.deleted, std::slice::from_ref(&rec.id));
         assert!(eng.catalog.container(&c.id).unwrap().is_none());
         assert!(eng.catalog.image(&rec.id).unwrap().is_none());
     }
