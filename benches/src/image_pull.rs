@@ -100,15 +100,45 @@ fn run_once(tool: &Tool, dir: &Path, reference: &str) -> Result<f64> {
     Ok(ms)
 }
 
-/// `husk-bench image-pull [-n N] [--json FILE] [--markdown FILE]`.
+/// Removes what a warm round pulled, so the next round pulls it again.
+fn remove_image(tool: &Tool, dir: &Path, reference: &str) -> Result<()> {
+    let args: Vec<String> = match tool.name {
+        "skopeo copy (oci layout)" => {
+            std::fs::remove_dir_all(dir.join("layout"))?;
+            return Ok(());
+        }
+        _ => vec![
+            "--root".into(),
+            format!("{}/root", dir.display()),
+            "--runroot".into(),
+            format!("{}/run", dir.display()),
+            "rmi".into(),
+            reference.into(),
+        ],
+    };
+    let st = Command::new(&tool.path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("{}: removing the image failed", tool.name);
+    }
+    Ok(())
+}
+
+/// `husk-bench image-pull [-n N] [--warm] [--json FILE] [--markdown FILE]`.
 pub fn main(args: &[String]) -> Result<()> {
     let mut n = 10usize;
     let mut json_out = None;
     let mut md_out = None;
+    let mut warm = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-n" => n = it.next().context("-n needs a number")?.parse()?,
+            "--warm" => warm = true,
             "--json" => json_out = Some(PathBuf::from(it.next().context("--json needs a file")?)),
             "--markdown" => {
                 md_out = Some(PathBuf::from(it.next().context("--markdown needs a file")?))
@@ -147,11 +177,19 @@ pub fn main(args: &[String]) -> Result<()> {
     // each in a fresh store.
     for round in 0..=n {
         for (i, tool) in tools.iter().enumerate() {
-            let dir = work.path().join(format!("r{round}-{i}"));
+            let dir = if warm {
+                work.path().join(format!("warm-{i}"))
+            } else {
+                work.path().join(format!("r{round}-{i}"))
+            };
             std::fs::create_dir_all(&dir)?;
             let ms = run_once(tool, &dir, &pushed.reference)?;
             if round > 0 {
                 samples[i].push(ms);
+            }
+            if warm {
+                remove_image(tool, &dir, &pushed.reference)?;
+                continue;
             }
             if tool.name == "podman pull" {
                 let _ = Command::new(&tool.path)
@@ -192,7 +230,11 @@ pub fn main(args: &[String]) -> Result<()> {
     }
     let json = serde_json::json!({
         "benchmark": "image-pull",
-        "workload": "busybox fixture (one 1 MB gzip layer) from a local docker-registry, fresh store each round",
+        "workload": if warm {
+            "busybox fixture (one 1 MB gzip layer) from a local docker-registry, one store per tool, image removed between rounds"
+        } else {
+            "busybox fixture (one 1 MB gzip layer) from a local docker-registry, fresh store each round"
+        },
         "results": rows,
     });
     println!("{md}");

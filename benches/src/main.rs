@@ -11,7 +11,7 @@ mod stats;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: husk-bench runtime-lifecycle [-n N] [--json FILE] [--markdown FILE]\n       husk-bench shim-rss [-n SHIMS] [--rounds N] [--json FILE] [--markdown FILE]\n       husk-bench image-pull [-n N] [--json FILE] [--markdown FILE]";
+const USAGE: &str = "usage: husk-bench runtime-lifecycle [-n N] [--json FILE] [--markdown FILE]\n       husk-bench shim-rss [-n SHIMS] [--rounds N] [--json FILE] [--markdown FILE]\n       husk-bench image-pull [-n N] [--warm] [--json FILE] [--markdown FILE]";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
