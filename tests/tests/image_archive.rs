@@ -62,7 +62,7 @@ fn save_then_load_keeps_ids_and_oci_keeps_manifests() {
             assert_eq!(loaded, want, "[{}] load {format}", h.flavour());
             assert_eq!(
                 image_ids(&fresh),
-                [id.clone()],
+                std::slice::from_ref(&id),
                 "[{}] {format}: image id",
                 h.flavour()
             );
@@ -99,7 +99,7 @@ fn save_then_load_keeps_ids_and_oci_keeps_manifests() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(image_ids(&fresh), [id.clone()]);
+        assert_eq!(image_ids(&fresh), std::slice::from_ref(&id));
         // Bad archives.
         let junk = h.scratch().join("junk.tar");
         fs::write(&junk, b"not an archive at all").unwrap();

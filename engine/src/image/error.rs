@@ -37,7 +37,7 @@ pub enum ImageError {
         source_ref: String,
         /// What the registry said.
         #[source]
-        error: RegistryError,
+        error: Box<RegistryError>,
     },
     /// Any other registry exchange failed.
     #[error("{what}: {error}")]
@@ -46,7 +46,7 @@ pub enum ImageError {
         what: String,
         /// What the registry said.
         #[source]
-        error: RegistryError,
+        error: Box<RegistryError>,
     },
     /// The store failed (a hostile or corrupt layer, a full disk).
     #[error("{what}: {error}")]
@@ -55,7 +55,7 @@ pub enum ImageError {
         what: String,
         /// The storage error.
         #[source]
-        error: StorageError,
+        error: Box<StorageError>,
     },
     /// The catalog failed.
     #[error(transparent)]
@@ -147,13 +147,19 @@ impl ImageError {
     /// A storage error with what was being done.
     pub fn storage(what: impl Into<String>) -> impl FnOnce(StorageError) -> ImageError {
         let what = what.into();
-        move |error| ImageError::Storage { what, error }
+        move |error| ImageError::Storage {
+            what,
+            error: Box::new(error),
+        }
     }
 
     /// A registry error with what was being done.
     pub fn registry(what: impl Into<String>) -> impl FnOnce(RegistryError) -> ImageError {
         let what = what.into();
-        move |error| ImageError::Registry { what, error }
+        move |error| ImageError::Registry {
+            what,
+            error: Box::new(error),
+        }
     }
 
     /// A file error.

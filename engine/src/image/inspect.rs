@@ -222,7 +222,7 @@ pub fn history(eng: &mut Engine, rec: &ImageRecord) -> Result<Vec<HistoryEntry>>
             created_by: h.created_by.clone().unwrap_or_default(),
             size,
             comment: h.comment.clone().unwrap_or_default(),
-            tags: owner.map(|o| repo_tags(o)).unwrap_or_default(),
+            tags: owner.map(repo_tags).unwrap_or_default(),
         });
     }
     rows.reverse();

@@ -12,6 +12,7 @@
 //! store work.
 
 mod fetch;
+mod stream;
 
 use std::str::FromStr;
 
@@ -111,8 +112,11 @@ pub fn pull_reporting(
     opts: &PullOptions,
     rep: &Reporter,
 ) -> Result<ImageRecord> {
+    let _t = crate::trace::span("pull");
     let parsed = ImageName::parse(strip_transport(name))?;
+    let t = crate::trace::span("pull.registries-conf");
     let remote = Remote::new(&opts.remote, eng.paths.host_uid)?;
+    t.end();
     let candidates = remote.conf.resolve(&parsed)?;
     let mut errors = Vec::new();
     for cand in &candidates {
@@ -147,12 +151,15 @@ fn pull_from(
     rep: &Reporter,
 ) -> Result<ImageRecord> {
     let repo = remote.repository(&src.reference, src.insecure)?;
+    let t = crate::trace::span("pull.manifest");
     let pulled = repo
         .pull_manifest(&src.reference.tag_or_digest(), &opts.platform)
         .map_err(|error| ImageError::Source {
             source_ref: format!("docker://{}", recorded_name(&src.reference)),
-            error,
+            error: Box::new(error),
         })?;
+    t.end();
+    let t = crate::trace::span("pull.store-open");
     let store = eng
         .store()
         .map_err(ImageError::storage("opening the store"))?
@@ -160,7 +167,9 @@ fn pull_from(
     let _shared = store
         .lock(LockMode::Shared)
         .map_err(ImageError::storage("locking the store"))?;
+    t.end();
     let stored = fetch::fetch(&store, &repo, &pulled, rep)?;
+    let _t = crate::trace::span("pull.record");
     rep.line("Writing manifest to image destination");
     let repo_name = logical.repository().to_string();
     let mut digests = vec![(repo_name.clone(), stored.manifest_digest.clone())];

@@ -107,7 +107,7 @@ pub fn push(
                 bp.failed();
                 return Err(ImageError::Registry {
                     what: format!("copying {kind} {}", d.digest),
-                    error: e,
+                    error: Box::new(e),
                 });
             }
         }

@@ -269,3 +269,111 @@ pub fn collect(eng: &mut Engine, wait: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::containers::{ContainerRecord, State};
+    use crate::paths::Paths;
+
+    fn engine() -> (tempfile::TempDir, Engine) {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            root: d.path().join("root"),
+            runroot: d.path().join("run"),
+            rootless: false,
+            host_uid: 0,
+            host_gid: 0,
+        };
+        (d, Engine::open(paths, Some("vfs".into())).unwrap())
+    }
+
+    fn image(eng: &mut Engine, b: u8, names: &[&str], layers: &[&str]) -> ImageRecord {
+        let rec = ImageRecord {
+            id: hex::encode([b; 32]),
+            manifest_digest: Digest::sha256_of(&[b]),
+            manifest_media_type: crate::image::media::OCI_MANIFEST.into(),
+            index_digest: None,
+            arch: "amd64".into(),
+            os: "linux".into(),
+            created: None,
+            added: String::new(),
+            size: 0,
+            layers: layers.iter().map(|s| s.to_string()).collect(),
+            names: vec![],
+            digests: vec![],
+        };
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        eng.catalog.put_image(&rec, &names, &[]).unwrap();
+        eng.catalog.image(&rec.id).unwrap().unwrap()
+    }
+
+    fn container(eng: &mut Engine, image_id: &str) -> ContainerRecord {
+        let c = ContainerRecord {
+            id: "c".repeat(64),
+            name: "user".into(),
+            image_id: image_id.into(),
+            image_name: String::new(),
+            pod_id: None,
+            created: "2026-01-01T00:00:00Z".into(),
+            options: Default::default(),
+            command: vec![],
+            state: State::Configured,
+            pid: 0,
+            shim_pid: 0,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            oom_killed: false,
+            restart_count: 0,
+            extra: serde_json::json!({}),
+        };
+        eng.catalog.insert_container(&c).unwrap();
+        c
+    }
+
+    #[test]
+    fn an_image_in_use_is_refused_without_force_and_its_containers_go_with_it() {
+        let (_d, mut eng) = engine();
+        let rec = image(&mut eng, 1, &["localhost/a:latest"], &[]);
+        let c = container(&mut eng, &rec.id);
+        let (done, errs) = remove_images(&mut eng, &["a".into()], RemoveOptions::default());
+        assert!(done.deleted.is_empty());
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].exit_status(), 2);
+        assert_eq!(
+            errs[0].to_string(),
+            format!("image used by {}: image is in use by a container: consider listing external containers and force-removing image", c.id)
+        );
+        assert!(eng.catalog.image(&rec.id).unwrap().is_some());
+        let (done, errs) = remove_images(
+            &mut eng,
+            &["a".into()],
+            RemoveOptions {
+                force: true,
+                ignore: false,
+            },
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(done.untagged, ["localhost/a:latest"]);
+        assert_eq!(done.deleted, std::slice::from_ref(&rec.id));
+        assert!(eng.catalog.container(&c.id).unwrap().is_none());
+        assert!(eng.catalog.image(&rec.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn children_decide_dangling() {
+        let (_d, mut eng) = engine();
+        let parent = image(&mut eng, 1, &[], &["aa"]);
+        let child = image(&mut eng, 2, &["localhost/c:latest"], &["aa", "bb"]);
+        let lone = image(&mut eng, 3, &[], &["cc"]);
+        let all = vec![parent.clone(), child.clone(), lone.clone()];
+        assert!(is_child(&parent, &child) && !is_child(&child, &parent));
+        assert!(
+            !is_dangling(&parent, &all),
+            "a parent is intermediate, not dangling"
+        );
+        assert!(is_dangling(&lone, &all));
+        assert!(!is_dangling(&child, &all));
+    }
+}

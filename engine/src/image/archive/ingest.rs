@@ -54,7 +54,7 @@ pub fn copy_blob(
             },
             other => ImageError::Storage {
                 what: format!("copying blob {digest} from {}", src.label()),
-                error: other,
+                error: Box::new(other),
             },
         })
 }

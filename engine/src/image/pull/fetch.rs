@@ -8,6 +8,8 @@
 
 use std::thread;
 
+use super::stream;
+
 use crate::image::error::{ImageError, Result};
 use crate::image::progress::Reporter;
 use crate::image::record::{self, StoredImage};
@@ -19,28 +21,45 @@ use crate::storage::{BoxError, Fetched, StorageError, Store};
 fn blob_error(what: String, e: StorageError) -> ImageError {
     match e {
         StorageError::Fetch { source, .. } => match source.downcast::<RegistryError>() {
-            Ok(error) => ImageError::Registry {
-                what,
-                error: *error,
-            },
+            Ok(error) => ImageError::Registry { what, error },
             Err(other) => ImageError::Other(format!("{what}: {other}")),
         },
-        error => ImageError::Storage { what, error },
+        error => ImageError::Storage {
+            what,
+            error: Box::new(error),
+        },
     }
 }
 
-/// Downloads blob `digest` of `size` bytes unless stored, reporting on `bp`.
+/// Downloads blob `digest` of `size` bytes unless stored, reporting on
+/// `bp`, feeding `feed` (the layer's unpacker) as bytes arrive.
 fn fetch_blob(
     store: &Store,
     repo: &Repository,
     digest: &crate::image::digest::Digest,
     size: u64,
     bp: crate::image::progress::BlobProgress,
+    mut feed: Option<stream::Feed>,
 ) -> Result<Fetched> {
     let r = store.blobs().fetch_once(digest, Some(size), |w| {
-        repo.fetch_blob(digest, size, w, &mut |p| bp.update(&p))
-            .map_err(|e| Box::new(e) as BoxError)
+        let res = match feed.as_mut() {
+            Some(f) => {
+                let r = {
+                    let mut tee = f.tee(w);
+                    repo.fetch_blob(digest, size, &mut tee, &mut |p| bp.update(&p))
+                };
+                if r.is_ok() {
+                    f.verified();
+                }
+                r
+            }
+            None => repo.fetch_blob(digest, size, w, &mut |p| bp.update(&p)),
+        };
+        res.map_err(|e| Box::new(e) as BoxError)
     });
+    if let Some(f) = feed {
+        f.finish(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    }
     match &r {
         Ok(Fetched::Present) => bp.skipped(),
         Ok(Fetched::Written) => bp.done(),
@@ -56,6 +75,7 @@ pub(super) fn fetch(
     pulled: &PulledImage,
     rep: &Reporter,
 ) -> Result<StoredImage> {
+    let t = crate::trace::span("pull.blobs");
     rep.line("Getting image source signatures");
     if let Some(index) = &pulled.index {
         record::put_exact(store, &index.digest, &index.bytes)?;
@@ -70,14 +90,21 @@ pub(super) fn fetch(
         .iter()
         .map(|l| rep.blob("blob", &l.digest, l.size))
         .collect();
+    let (feeds, streams): (Vec<_>, Vec<_>) = layers
+        .iter()
+        .map(|l| stream::channel(store.blobs(), &l.digest))
+        .unzip();
     thread::scope(|s| {
         let handles: Vec<_> = layers
             .iter()
             .zip(bars)
-            .map(|(l, bp)| s.spawn(move || fetch_blob(store, repo, &l.digest, l.size, bp)))
+            .zip(feeds)
+            .map(|((l, bp), feed)| {
+                s.spawn(move || fetch_blob(store, repo, &l.digest, l.size, bp, Some(feed)))
+            })
             .collect();
         let cp = rep.blob("config", &config_desc.digest, config_desc.size);
-        let config = fetch_blob(store, repo, &config_desc.digest, config_desc.size, cp)
+        let config = fetch_blob(store, repo, &config_desc.digest, config_desc.size, cp, None)
             .map_err(|e| match e {
                 ImageError::Registry { error, .. } => ImageError::Registry {
                     what: format!("copying config {}", config_desc.digest),
@@ -100,19 +127,37 @@ pub(super) fn fetch(
             });
         let (config, config_size) = config?;
         let sources = record::layer_sources(layers, &config)?;
-        let mut infos = Vec::with_capacity(layers.len());
-        for (h, src) in handles.into_iter().zip(&sources) {
+        t.end();
+        let _u = crate::trace::span("pull.unpack");
+        let mut infos: Vec<crate::storage::LayerInfo> = Vec::with_capacity(layers.len());
+        let mut downloads = Vec::with_capacity(layers.len());
+        for ((h, stream), src) in handles.into_iter().zip(streams).zip(&sources) {
+            let parent = infos.last().map(|l| l.chain_id.clone());
+            let unpacked = store.layers().ensure_from(
+                parent.as_ref(),
+                &src.diff_id,
+                Some(&src.blob),
+                src.compression,
+                stream,
+            );
+            match unpacked {
+                Ok(info) => {
+                    infos.push(info);
+                    downloads.push((h, src));
+                }
+                Err(e) => {
+                    // A failed download explains a failed unpack best.
+                    if let Ok(Err(d)) = h.join() {
+                        return Err(d);
+                    }
+                    return Err(ImageError::storage("unpacking the image")(e));
+                }
+            }
+        }
+        for (h, src) in downloads {
             h.join().map_err(|_| {
                 ImageError::Other(format!("downloading layer {} panicked", src.blob))
             })??;
-            let parent = infos
-                .last()
-                .map(|l: &crate::storage::LayerInfo| l.chain_id.clone());
-            let info = store
-                .layers()
-                .ensure(store.blobs(), parent.as_ref(), src)
-                .map_err(ImageError::storage("unpacking the image"))?;
-            infos.push(info);
         }
         Ok(StoredImage {
             manifest_digest: m.digest.clone(),
