@@ -13,6 +13,7 @@ pub mod engine;
 pub mod format;
 pub mod image;
 pub mod paths;
+pub mod pod;
 pub mod storage;
 pub mod userns;
 
