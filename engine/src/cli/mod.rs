@@ -4,6 +4,7 @@
 pub mod container;
 pub mod ctx;
 pub mod error;
+pub mod pod;
 mod system;
 
 use std::ffi::OsString;
@@ -33,6 +34,12 @@ enum Command {
         /// The container command.
         #[command(subcommand)]
         command: container::ContainerCommand,
+    },
+    /// Manage pods.
+    Pod {
+        /// The pod command.
+        #[command(subcommand)]
+        command: pod::PodCommand,
     },
     /// Run a command in a new container.
     Run(container::run::RunArgs),
@@ -115,6 +122,7 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
     use container::lifecycle as lc;
     match cmd {
         Command::Container { command } => container::dispatch(ctx, command),
+        Command::Pod { command } => pod::dispatch(ctx, command),
         Command::Run(a) => container::run::run_cmd(ctx, a),
         Command::Create(a) => container::run::create_cmd(ctx, a),
         Command::Start(a) => container::run::start_cmd(ctx, a),
