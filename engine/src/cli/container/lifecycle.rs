@@ -321,7 +321,8 @@ pub fn prune_cmd(ctx: &mut Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     let eng = ctx.engine(true)?;
     let mut errors = Vec::new();
     for rec in eng.catalog.containers()? {
-        if live(&eng.paths, &rec).state.is_active() {
+        // An infra container goes with its pod (pod prune, pod rm).
+        if live(&eng.paths, &rec).state.is_active() || crate::pod::member::is_infra(&rec) {
             continue;
         }
         let label_ok = labels.iter().all(|l| match l.split_once('=') {
