@@ -298,7 +298,8 @@ fn parse_filters(items: &[String]) -> anyhow::Result<Vec<Filter>> {
         .collect()
 }
 
-fn name_matches(pattern: &str, name: &str) -> bool {
+/// Whether `name` matches a `name=` filter (substrings, `^`, `$` anchors).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
     // podman matches name filters as regular expressions; the common uses
     // are substrings, `^` and `$` anchors.
     match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {

@@ -118,7 +118,9 @@ fn parse_filters(items: &[String]) -> anyhow::Result<Vec<Filter>> {
 fn keep(l: &Listed, filters: &[Filter]) -> bool {
     let opts = lookup::options(&l.pod);
     filters.iter().all(|(k, vs)| match k.as_str() {
-        "name" => vs.iter().any(|v| l.pod.name.contains(v.as_str())),
+        "name" => vs
+            .iter()
+            .any(|v| crate::cli::container::ps::name_matches(v, &l.pod.name)),
         "id" => vs.iter().any(|v| l.pod.id.starts_with(v.as_str())),
         "status" => vs.iter().any(|v| v.eq_ignore_ascii_case(l.state.as_str())),
         "label" => vs.iter().all(|v| match v.split_once('=') {
