@@ -58,7 +58,8 @@ fn joining_a_missing_pod_is_refused() {
 fn names_are_shared_with_containers_and_unique() {
     for h in both("names_are_shared_with_containers_and_unique") {
         let marker = unique("pod-name-conflict");
-        let cg = cgroup_parent();
+        let cgroup = TestCgroup::new();
+        let cg = cgroup.path().to_owned();
         let mut argv: Vec<String> = ["run", "-d", "--name", "taken"].map(String::from).to_vec();
         argv.extend(member_image(&h));
         argv.extend(SERVICE.map(String::from));
@@ -120,7 +121,6 @@ fn names_are_shared_with_containers_and_unique() {
         assert_eq!(h.ok(&["pod", "ps", "-q"]).lines().count(), 1);
         h.ok(&["pod", "rm", "mine"]);
         nothing_left(&h);
-        remove_cgroup(&cg);
     }
 }
 
@@ -164,7 +164,8 @@ fn removing_a_running_pod_needs_force() {
 fn sharing_a_namespace_that_does_not_exist_is_refused() {
     for h in both("sharing_a_namespace_that_does_not_exist_is_refused") {
         let marker = unique("pod-bad-share");
-        let cg = cgroup_parent();
+        let cgroup = TestCgroup::new();
+        let cg = cgroup.path().to_owned();
         for share in ["foo", "net,foo", "+user"] {
             let mut create: Vec<String> = ["pod", "create", "--name", "odd", "--share", share]
                 .map(String::from)
@@ -189,7 +190,6 @@ fn sharing_a_namespace_that_does_not_exist_is_refused() {
         );
         no_trace(&h, &marker, &cg);
         nothing_left(&h);
-        remove_cgroup(&cg);
     }
 }
 
@@ -235,7 +235,8 @@ fn member_flags_podman_refuses_are_refused() {
 #[test]
 fn an_infra_that_cannot_be_created_leaves_nothing() {
     for h in both("an_infra_that_cannot_be_created_leaves_nothing") {
-        let cg = cgroup_parent();
+        let cgroup = TestCgroup::new();
+        let cg = cgroup.path().to_owned();
         let mut create: Vec<String> = [
             "pod",
             "create",
@@ -259,6 +260,5 @@ fn an_infra_that_cannot_be_created_leaves_nothing() {
         let left = cgroup_children(&cg);
         assert!(left.is_empty(), "[{}] cgroups left: {left:?}", h.flavour());
         nothing_left(&h);
-        remove_cgroup(&cg);
     }
 }

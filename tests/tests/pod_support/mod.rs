@@ -169,9 +169,28 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A cgroup parent of the test's own (`--cgroup-parent`), so a test can
-/// check that its pods left no cgroup while others run in parallel.
-pub fn cgroup_parent() -> String {
-    format!("/{}", unique("husk-pod-test"))
+/// check that its pods left no cgroup while others run in parallel;
+/// removed (it must be empty by then) when dropped, a failed test too.
+pub struct TestCgroup(pub String);
+
+impl TestCgroup {
+    /// A fresh, unique one.
+    pub fn new() -> TestCgroup {
+        TestCgroup(format!("/{}", unique("husk-pod-test")))
+    }
+
+    /// The path to give `--cgroup-parent`.
+    pub fn path(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for d in cgroup_dirs(&self.0) {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
 }
 
 /// Every directory of cgroup `path` on this host's hierarchies that exists.
@@ -204,13 +223,6 @@ pub fn cgroup_children(path: &str) -> Vec<PathBuf> {
                 .collect::<Vec<_>>()
         })
         .collect()
-}
-
-/// Removes cgroup `path` (empty by then) on every hierarchy.
-pub fn remove_cgroup(path: &str) {
-    for d in cgroup_dirs(path) {
-        let _ = std::fs::remove_dir(d);
-    }
 }
 
 /// Checks that `h` holds no pod, no container, no pod directory and no
