@@ -152,9 +152,14 @@ pub fn ensure_infra(eng: &mut Engine, pod: &PodRecord) -> Result<i32, PodError> 
     if l.state.is_active() && l.pid > 0 {
         return Ok(l.pid);
     }
-    start::prepare(eng, &rec, None)?;
+    // Another husk may be making it at the same moment: what counts is
+    // that it exists afterwards.
+    let made = start::prepare(eng, &rec, None);
     let rec = eng.catalog.container(&id)?.ok_or_else(missing)?;
     let l = live(&eng.paths, &rec);
+    if let (Err(e), false) = (made, l.state.is_active()) {
+        return Err(e.into());
+    }
     if l.pid > 0 {
         Ok(l.pid)
     } else {
@@ -287,7 +292,11 @@ pub fn start_infra_first(eng: &mut Engine, id: &str) -> Result<()> {
         return Ok(());
     };
     match live(&eng.paths, &infra).state {
-        State::Created => start::start_created(eng, &infra_id),
+        State::Created => match start::start_created(eng, &infra_id) {
+            // Started by another husk meanwhile.
+            Err(_) if live(&eng.paths, &infra).state == State::Running => Ok(()),
+            other => other,
+        },
         State::Running | State::Paused => Ok(()),
         other => Err(ContainerError::BadState(format!(
             "the infra container {infra_id} of pod {pod_id} is {other}; start the pod with husk pod start {pod_id}"
