@@ -134,6 +134,12 @@ fn lifecycle_commands_change_every_member() {
 
         assert_eq!(h.ok(&["pod", "rm", "-f", "life"]).trim(), id);
         nothing_left(&h);
+        let cg = cgroup_dirs(&format!("/husk/pod-{id}"));
+        assert!(
+            cg.is_empty(),
+            "[{}] the pod's cgroup is left: {cg:?}",
+            h.flavour()
+        );
     }
 }
 
