@@ -173,3 +173,20 @@ fn a_pod_that_shares_nothing_keeps_members_apart() {
         assert_eq!(h.ok(&argv), "me\n", "[{}]", h.flavour());
     }
 }
+
+#[test]
+fn members_join_the_pods_user_namespace() {
+    for h in both("members_join_the_pods_user_namespace") {
+        h.ok(&["pod", "create", "--name", "users", "--userns", "keep-id"]);
+        run_member(&h, "users", "a", &SERVICE);
+        let infra = pid(&h, &infra_name(&h, "users"));
+        let a = pid(&h, "a");
+        assert_eq!(ns_of(a, "user"), ns_of(infra, "user"), "[{}]", h.flavour());
+        // A user namespace of the pod's own, not the one husk runs in.
+        assert_ne!(ns_of(a, "user"), ns_of(std::process::id() as i32, "user"));
+        let map = |p: i32| std::fs::read_to_string(format!("/proc/{p}/uid_map")).unwrap();
+        assert_eq!(map(a), map(infra), "[{}]", h.flavour());
+        assert_eq!(ns_of(a, "net"), ns_of(infra, "net"), "[{}]", h.flavour());
+        assert_eq!(pod_field(&h, "users", "{{.InfraConfig.userns}}"), "keep-id");
+    }
+}
