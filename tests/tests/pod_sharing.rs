@@ -188,5 +188,16 @@ fn members_join_the_pods_user_namespace() {
         assert_eq!(map(a), map(infra), "[{}]", h.flavour());
         assert_eq!(ns_of(a, "net"), ns_of(infra, "net"), "[{}]", h.flavour());
         assert_eq!(pod_field(&h, "users", "{{.InfraConfig.userns}}"), "keep-id");
+        // Its processes run as ids other than the user's own: removal must
+        // still reach them.
+        h.ok(&["pod", "rm", "-f", "-t", "0", "users"]);
+        assert!(
+            eventually(
+                || !husk_tests::bundle::pid_alive(infra) && !husk_tests::bundle::pid_alive(a)
+            ),
+            "[{}] the pod's processes outlived pod rm",
+            h.flavour()
+        );
+        nothing_left(&h);
     }
 }

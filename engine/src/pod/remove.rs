@@ -11,9 +11,20 @@ use crate::catalog::pods::PodRecord;
 use crate::container::{remove, stop};
 use crate::engine::Engine;
 
-/// Removes `pod` and its containers; with `force` running members are
-/// stopped first (`timeout` as for stop).
-pub fn remove(eng: &mut Engine, pod: &PodRecord, force: bool, timeout: Option<u64>) -> Result<()> {
+/// Refuses a pod with a running or paused member unless `force`, then
+/// stops every container of the pod (members first).
+///
+/// Rootless, call it from the user namespace husk was started in, before
+/// entering a fresh one for the storage: a fresh namespace of husk's is a
+/// sibling of the one the pod was made in and may not signal processes in
+/// a user namespace nested in that (`pod create --userns`) unless they run
+/// as the user's own uid.
+pub fn stop_for_removal(
+    eng: &mut Engine,
+    pod: &PodRecord,
+    force: bool,
+    timeout: Option<u64>,
+) -> Result<()> {
     let all = members(&eng.paths, &eng.catalog, pod)?;
     if !force {
         if let Some(m) = all
@@ -26,6 +37,14 @@ pub fn remove(eng: &mut Engine, pod: &PodRecord, force: bool, timeout: Option<u6
             )));
         }
     }
+    super::lifecycle::stop(eng, pod, timeout)
+}
+
+/// Removes `pod` and its containers; with `force` running members are
+/// stopped first (`timeout` as for stop).
+pub fn remove(eng: &mut Engine, pod: &PodRecord, force: bool, timeout: Option<u64>) -> Result<()> {
+    stop_for_removal(eng, pod, force, timeout)?;
+    let all = members(&eng.paths, &eng.catalog, pod)?;
     for m in all.iter().rev().filter(|m| !m.infra) {
         // Created members (a process waiting to start) go without asking,
         // as exited ones do.

@@ -26,12 +26,24 @@ impl Deref for Pods {
 
 impl Drop for Pods {
     fn drop(&mut self) {
-        let _ = self
+        let o = self
             .0
-            .cmd(&["pod", "rm", "--all", "--force", "--time", "0"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
+            .run(&["pod", "rm", "--all", "--force", "--time", "0"]);
+        // A test that passed must also be able to remove its pods (a pod
+        // rm that fails would leave infra processes behind the test).
+        if !std::thread::panicking() {
+            assert!(
+                o.status.success(),
+                "[{}] pod rm --all --force: {o}",
+                self.0.flavour()
+            );
+            let left = self.0.run(&["pod", "ps", "-q"]);
+            assert!(
+                left.stdout.trim().is_empty(),
+                "[{}] pods left: {left}",
+                self.0.flavour()
+            );
+        }
     }
 }
 

@@ -173,10 +173,20 @@ pub fn rm_cmd(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<i32> {
     if a.time.is_some() && !a.force {
         anyhow::bail!("--force option must be specified to use the --time option");
     }
+    let (pods, mut errs) = a.targets.resolve(ctx, "rm", a.ignore)?;
+    // Signals first, from the namespace husk was started in (see
+    // remove::stop_for_removal); the files then from husk's own.
+    let eng = ctx.engine(false)?;
+    let mut stopped = Vec::with_capacity(pods.len());
+    for p in pods {
+        match remove::stop_for_removal(eng, &p, a.force, a.time) {
+            Ok(()) => stopped.push(p),
+            Err(e) => errs.push(e),
+        }
+    }
     ctx.enter_storage_ns()?;
-    let (pods, errs) = a.targets.resolve(ctx, "rm", a.ignore)?;
     let eng = ctx.engine(true)?;
-    let code = for_each(pods, errs, rm_status, |p| {
+    let code = for_each(stopped, errs, rm_status, |p| {
         remove::remove(eng, p, a.force, a.time)
     });
     for f in &a.targets.pod_id_file {
@@ -206,6 +216,8 @@ pub fn prune_cmd(ctx: &mut Ctx, a: PruneArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
     }
+    // Only pods with no running container go: nothing to signal, so
+    // husk's own namespace suits the whole command.
     let eng = ctx.engine(true)?;
     let mut errs = Vec::new();
     for pod in eng.catalog.pods()? {
