@@ -14,6 +14,7 @@ pub mod engine;
 pub mod format;
 pub mod image;
 pub mod paths;
+pub mod pod;
 pub mod storage;
 pub mod trace;
 pub mod userns;

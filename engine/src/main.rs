@@ -1,6 +1,6 @@
 //! The `husk` binary: the engine's command line, and the modes in which it
 //! re-executes itself (the per-container shim, and `--init` inside a
-//! container, recognised by argv[0]).
+//! container and a pod's pause, recognised by argv[0]).
 
 use std::process::ExitCode;
 
@@ -13,6 +13,13 @@ fn main() -> ExitCode {
         .is_some_and(|a0| husk_engine::container::init::is_init_argv0(a0))
     {
         return husk_engine::container::init::init_main(args);
+    }
+    // A pod's infra: the same rule, and it should touch as little as it can.
+    if args
+        .first()
+        .is_some_and(|a0| husk_engine::pod::pause::is_pause_argv0(a0))
+    {
+        return husk_engine::pod::pause::pause_main();
     }
     if args.get(1).is_some_and(|a| a == husk_shim::SHIM_MODE_ARG) {
         return husk_shim::entry(args.into_iter().skip(2).collect());

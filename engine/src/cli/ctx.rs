@@ -125,6 +125,28 @@ impl Ctx {
         Ok(())
     }
 
+    /// Rootless: enters the user namespace process `pid` is in (a pod
+    /// infra's shim, which keeps the namespace its infra was created in),
+    /// then a private mount namespace of this process for its own overlay
+    /// mounts, instead of making a fresh user namespace. A pod member's
+    /// runtime needs CAP_SYS_ADMIN in the user namespace that owns the
+    /// infra's network (and other) namespaces, which a sibling namespace
+    /// with the same mapping does not give. No-op rootful or when already
+    /// inside; like [`Ctx::enter_storage_ns`], call it before any thread or
+    /// open catalog exists.
+    pub fn enter_pod_ns(&mut self, pid: i32) -> anyhow::Result<()> {
+        if !self.paths.rootless || self.in_storage_ns {
+            return Ok(());
+        }
+        self.in_storage_ns = true;
+        self.catalog = None;
+        self.engine = None;
+        crate::userns::join(pid).context("joining the pod's user namespace")?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .context("creating a mount namespace in the pod's user namespace")?;
+        Ok(())
+    }
+
     /// The engine handle; with `storage`, inside husk's rootless namespace
     /// (commands that mount, unpack or remove stored files need it).
     pub fn engine(&mut self, storage: bool) -> anyhow::Result<&mut Engine> {

@@ -38,6 +38,12 @@ enum Command {
         #[command(subcommand)]
         command: container::ContainerCommand,
     },
+    /// Manage pods.
+    Pod {
+        /// The pod command.
+        #[command(subcommand)]
+        command: pod::PodCommand,
+    },
     /// Run a command in a new container.
     Run(container::run::RunArgs),
     /// Create a container without starting it.
@@ -236,6 +242,7 @@ fn dispatch(ctx: &mut Ctx, cmd: Command) -> anyhow::Result<i32> {
     use container::lifecycle as lc;
     match cmd {
         Command::Container { command } => container::dispatch(ctx, command),
+        Command::Pod { command } => pod::dispatch(ctx, command),
         Command::Run(a) => container::run::run_cmd(ctx, a),
         Command::Create(a) => container::run::create_cmd(ctx, a),
         Command::Start(a) => container::run::start_cmd(ctx, a),

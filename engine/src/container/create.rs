@@ -37,6 +37,9 @@ pub struct CreateRequest {
     pub image: Option<ResolvedImage>,
     /// The pod to join, resolved.
     pub pod_id: Option<String>,
+    /// This is `pod_id`'s infra container: it creates the namespaces the
+    /// pod shares instead of joining them.
+    pub infra: bool,
     /// The caller's terminal size, for `-t`.
     pub tty_size: Option<TtySize>,
 }
@@ -98,6 +101,9 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         Some(i) => (i.record.id.clone(), i.name.clone()),
         None => (String::new(), opts.image.clone()),
     };
+    // Before anything is made: a pod member's options are checked and its
+    // infra made to exist, so its namespaces can be joined.
+    let placed = crate::pod::member::place(eng, req.pod_id.as_deref(), req.infra, opts)?;
     let t = crate::trace::span("engine.catalog-insert");
     let rec = ContainerRecord {
         id: cid.clone(),
@@ -144,9 +150,9 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         userdata: &userdata,
         rootless: eng.paths.rootless,
         ids: &crate::userns::load_ids(eng.paths.host_uid, eng.paths.host_gid),
-        namespaces: &Default::default(),
+        namespaces: &placed.joins,
         husk_exe: &eng.exe,
-        cgroup_parent: None,
+        cgroup_parent: placed.cgroup_parent.as_deref(),
         image_name: &rec.image_name,
         image_id: &rec.image_id,
         graph_root: Some(&eng.paths.root),
@@ -170,7 +176,7 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         .as_ref()
         .and_then(|i| i.config.config.as_ref())
         .and_then(|c| c.entrypoint.clone());
-    let extra = serde_json::json!({
+    let mut extra = serde_json::json!({
         "image_digest": req.image.as_ref().map(|i| i.record.manifest_digest.to_string()),
         "image_entrypoint": image_entrypoint,
         "rootfs": root,
@@ -178,6 +184,7 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         "stop_timeout": generated.stop_timeout,
         "log_path": log_path(eng, &rec),
     });
+    placed.record(&mut extra);
     eng.catalog.update_container(
         &cid,
         &StateUpdate {
@@ -267,6 +274,7 @@ pub fn instantiate(
     rec: &ContainerRecord,
     tty_size: Option<TtySize>,
 ) -> Result<()> {
+    crate::pod::member::refresh(eng, rec)?;
     if !rec.image_id.is_empty() && rec.state != State::Configured {
         rootfs::mount_existing(eng, &rec.id)?;
     }

@@ -10,13 +10,14 @@ use crate::catalog::containers::ContainerRecord;
 use crate::engine::Engine;
 
 /// Removes `rec`; with `force` a running container is stopped first
-/// (`timeout` as for stop).
+/// (`timeout` as for stop). A pod's infra container goes only with its pod.
 pub fn remove(
     eng: &mut Engine,
     rec: &ContainerRecord,
     force: bool,
     timeout: Option<u64>,
 ) -> Result<()> {
+    crate::pod::member::refuse_infra_removal(eng, rec)?;
     let l = live(&eng.paths, rec);
     if l.state.is_active() {
         // As podman: only running or paused containers need --force; a

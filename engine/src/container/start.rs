@@ -41,9 +41,11 @@ pub fn prepare(eng: &mut Engine, rec: &ContainerRecord, tty: Option<TtySize>) ->
     }
 }
 
-/// Opens the created container's exec fifo: its program runs.
+/// Opens the created container's exec fifo: its program runs (a pod
+/// member's infra first).
 pub fn start_created(eng: &mut Engine, id: &str) -> Result<()> {
     let _t = crate::trace::span("engine.start");
+    crate::pod::member::start_infra_first(eng, id)?;
     let root = eng
         .runtime_root()
         .map_err(|e| ContainerError::io("opening", eng.paths.runtime_root(), e))?;

@@ -368,8 +368,11 @@ pub fn prune_cmd(ctx: &mut Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     let eng = ctx.engine(true)?;
     let mut errors = Vec::new();
     for rec in eng.catalog.containers()? {
-        // Created containers go too; running and paused ones stay.
-        if matches!(live(&eng.paths, &rec).state, State::Running | State::Paused) {
+        // Created containers go too; running and paused ones stay, and an
+        // infra container goes with its pod (pod prune, pod rm).
+        if matches!(live(&eng.paths, &rec).state, State::Running | State::Paused)
+            || crate::pod::member::is_infra(&rec)
+        {
             continue;
         }
         let label_ok = labels.iter().all(|l| match l.split_once('=') {

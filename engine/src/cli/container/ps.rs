@@ -51,7 +51,7 @@ pub struct PsArgs {
     /// Accepted for podman compatibility.
     #[arg(long)]
     pub ns: bool,
-    /// Accepted for podman compatibility (pods shown with --format).
+    /// Show each container's pod (POD ID and PODNAME columns).
     #[arg(short = 'p', long)]
     pub pod: bool,
 }
@@ -305,7 +305,7 @@ fn parse_filters(items: &[String]) -> anyhow::Result<Vec<Filter>> {
 
 /// podman matches name filters as (unanchored) regular expressions; an
 /// invalid one matches as a plain substring.
-fn name_matches(pattern: &str, name: &str) -> bool {
+pub fn name_matches(pattern: &str, name: &str) -> bool {
     match regex_lite::Regex::new(pattern) {
         Ok(re) => re.is_match(name),
         Err(_) => name.contains(pattern),
@@ -370,13 +370,23 @@ pub fn ps_cmd(ctx: &mut Ctx, a: PsArgs) -> anyhow::Result<i32> {
     if a.latest && a.last.is_some() {
         anyhow::bail!("last and latest are mutually exclusive");
     }
-    let filters = parse_filters(&a.filter)?;
+    let mut filters = parse_filters(&a.filter)?;
     let pods: Vec<(String, String)> = ctx
         .catalog()?
         .pods()?
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
+    // `pod=` takes a pod name as podman does, not only an id prefix.
+    for f in &mut filters {
+        if let Filter::Pod(wanted) = f {
+            for w in wanted.iter_mut() {
+                if let Some((id, _)) = pods.iter().find(|(_, n)| n == w) {
+                    *w = id.clone();
+                }
+            }
+        }
+    }
     let mut items = list(ctx)?;
     let limited = a.latest || a.last.is_some();
     if !a.all && !limited && !filters.iter().any(|f| matches!(f, Filter::Status(_))) {
@@ -454,6 +464,9 @@ pub fn ps_cmd(ctx: &mut Ctx, a: PsArgs) -> anyhow::Result<i32> {
             );
             if a.size {
                 fmt.push_str("\t{{.Size}}");
+            }
+            if a.pod {
+                fmt.push_str("\t{{.Pod}}\t{{.PodName}}");
             }
             let rpt = Report::builtin_row("ps", &fmt)?;
             print!("{}", rpt.render(&rows, &headers, !a.noheading)?);

@@ -146,6 +146,21 @@ fn create_from(ctx: &mut Ctx, a: &RunArgs) -> anyhow::Result<ContainerRecord> {
         // containers have no v1 cgroups to wait for anyway.
         husk_runtime::cgroup::warm::start();
     }
+    // `--pod`: the pod is found (or made, for new:NAME) and, rootless, its
+    // user namespace entered before anything else.
+    let pod = crate::cli::pod::member::resolve(ctx, &mut opts)?;
+    let made = create_in(ctx, opts, pod.as_ref().map(|p| p.pod.id.clone()));
+    if let (Err(_), Some(p)) = (&made, &pod) {
+        p.undo(ctx);
+    }
+    made
+}
+
+fn create_in(
+    ctx: &mut Ctx,
+    mut opts: ContainerOptions,
+    pod_id: Option<String>,
+) -> anyhow::Result<ContainerRecord> {
     let eng = ctx.engine(true)?;
     let image = resolve_image(eng, &opts)?;
     if let Some(i) = &image {
@@ -155,7 +170,8 @@ fn create_from(ctx: &mut Ctx, a: &RunArgs) -> anyhow::Result<ContainerRecord> {
     let req = CreateRequest {
         opts,
         image,
-        pod_id: None,
+        pod_id,
+        infra: false,
         tty_size: tty,
     };
     create::create(eng, &req).map_err(create_error)
@@ -285,6 +301,8 @@ pub fn start_cmd(ctx: &mut Ctx, a: StartArgs) -> anyhow::Result<i32> {
     if a.attach && targets.len() + errs.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
+    let recs: Vec<&ContainerRecord> = targets.iter().map(|(_, r)| r).collect();
+    crate::cli::pod::member::enter_for_members(ctx, &recs)?;
     let eng = ctx.engine(true)?;
     if a.attach {
         if let Some(e) = errs.into_iter().next() {
@@ -330,6 +348,8 @@ pub struct RestartArgs {
 /// `husk restart`.
 pub fn restart_cmd(ctx: &mut Ctx, a: RestartArgs) -> anyhow::Result<i32> {
     let (mut targets, errs) = a.targets.resolve(ctx, "restart", false)?;
+    let recs: Vec<&ContainerRecord> = targets.iter().map(|(_, r)| r).collect();
+    crate::cli::pod::member::enter_for_members(ctx, &recs)?;
     let eng = ctx.engine(true)?;
     if a.running {
         let paths = eng.paths.clone();

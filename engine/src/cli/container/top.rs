@@ -125,20 +125,13 @@ fn header(d: &str) -> Option<&'static str> {
     })
 }
 
-/// `husk top`.
-pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
-    let (name, descs) = if a.latest {
-        (None, &a.args[..])
-    } else if let Some((first, rest)) = a.args.split_first() {
-        (Some(first.as_str()), rest)
-    } else {
-        anyhow::bail!("you must provide the name or id of a running container");
-    };
-    let descs: Vec<String> = if descs.is_empty() {
+/// The format descriptors of `top` arguments (`pid,user` or several
+/// words; the default set when none), checked.
+pub fn descriptors(args: &[String]) -> anyhow::Result<Vec<String>> {
+    let descs: Vec<String> = if args.is_empty() {
         DEFAULT.iter().map(|s| s.to_string()).collect()
     } else {
-        descs
-            .iter()
+        args.iter()
             .flat_map(|d| d.split(','))
             .map(str::to_owned)
             .collect()
@@ -148,6 +141,133 @@ pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
             anyhow::bail!("unknown descriptor: {d}");
         }
     }
+    Ok(descs)
+}
+
+/// One container's processes, with the user and group names its own
+/// /etc/passwd and /etc/group give their ids.
+#[derive(Debug, Default)]
+pub struct Procs {
+    pids: Vec<i32>,
+    passwd: Option<String>,
+    group: Option<String>,
+}
+
+/// The processes of running container `id` whose init is `init_pid`.
+/// Rootless, read them from inside the container's user namespace (see
+/// [`top_cmd`]).
+pub fn processes(paths: &crate::paths::Paths, id: &str, init_pid: i32) -> anyhow::Result<Procs> {
+    let root = husk_runtime::state::StateRoot::open(paths.runtime_root())?;
+    let (st, _) = husk_runtime::container::load(&root, id)?;
+    let pids = husk_runtime::container::pids(&st);
+    let croot = format!("/proc/{init_pid}/root");
+    let (passwd, group) = match passwd::open_root(std::path::Path::new(&croot)) {
+        Ok(fd) => (
+            passwd::read_in_root(std::os::fd::AsFd::as_fd(&fd), "etc/passwd")
+                .ok()
+                .flatten(),
+            passwd::read_in_root(std::os::fd::AsFd::as_fd(&fd), "etc/group")
+                .ok()
+                .flatten(),
+        ),
+        Err(_) => (None, None),
+    };
+    Ok(Procs {
+        pids,
+        passwd,
+        group,
+    })
+}
+
+/// The aligned table of `descs` for the processes of every container in
+/// `all`, one header line first.
+pub fn table(descs: &[String], all: &[Procs]) -> String {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0);
+    let mut rows = vec![descs
+        .iter()
+        .map(|d| header(d).unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()];
+    for c in all {
+        let procs: Vec<Proc> = c.pids.iter().copied().filter_map(read_proc).collect();
+        for p in &procs {
+            // podman shows pids as the container sees them: its init is 1,
+            // and a parent outside the container is 0.
+            let ppid = procs
+                .iter()
+                .find(|q| q.pid == p.ppid)
+                .map(|q| q.ns_pid)
+                .unwrap_or(0);
+            rows.push(row(descs, p, ppid, c, hz, uptime));
+        }
+    }
+    let text: String = rows.iter().map(|r| r.join("\t") + "\n").collect();
+    table::align(&text, table::MIN_WIDTH, table::PADDING)
+}
+
+fn row(descs: &[String], p: &Proc, ppid: i32, c: &Procs, hz: u64, uptime: f64) -> Vec<String> {
+    let elapsed = (uptime - p.start as f64 / hz as f64).max(0.0);
+    let cpu_secs = (p.utime + p.stime) / hz;
+    descs
+        .iter()
+        .map(|d| match d.as_str() {
+            "user" | "uname" => c
+                .passwd
+                .as_deref()
+                .and_then(|t| passwd::user_by_uid(t, p.uid))
+                .map(|e| e.name)
+                .unwrap_or_else(|| p.uid.to_string()),
+            "group" => c
+                .group
+                .as_deref()
+                .and_then(|t| passwd::parse_group(t).find(|g| g.gid == p.gid))
+                .map(|g| g.name)
+                .unwrap_or_else(|| p.gid.to_string()),
+            "uid" => p.uid.to_string(),
+            "gid" => p.gid.to_string(),
+            "pid" => p.ns_pid.to_string(),
+            "ppid" => ppid.to_string(),
+            "pcpu" | "%cpu" => {
+                let pct = if elapsed > 0.0 {
+                    (p.utime + p.stime) as f64 / hz as f64 / elapsed * 100.0
+                } else {
+                    0.0
+                };
+                format!("{pct:.3}")
+            }
+            "etime" => crate::format::duration::format_go_duration((elapsed * 1e9) as i64),
+            "tty" => {
+                if p.tty == 0 {
+                    "?".into()
+                } else {
+                    format!("pts/{}", p.tty & 0xff)
+                }
+            }
+            "time" => hms(cpu_secs),
+            "args" => p.args.clone(),
+            "comm" => p.comm.clone(),
+            "nice" => p.nice.to_string(),
+            "vsz" => p.vsz.to_string(),
+            "rss" => p.rss.to_string(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+/// `husk top`.
+pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
+    let (name, descs) = if a.latest {
+        (None, &a.args[..])
+    } else if let Some((first, rest)) = a.args.split_first() {
+        (Some(first.as_str()), rest)
+    } else {
+        anyhow::bail!("you must provide the name or id of a running container");
+    };
+    let descs = descriptors(descs)?;
     let paths = ctx.paths.clone();
     let cat = ctx.catalog()?;
     let rec = match name {
@@ -163,89 +283,7 @@ pub fn top_cmd(ctx: &mut Ctx, a: TopArgs) -> anyhow::Result<i32> {
         // from the container's, as podman does.
         crate::userns::join(l.pid)?;
     }
-    let root = husk_runtime::state::StateRoot::open(paths.runtime_root())?;
-    let (st, _) = husk_runtime::container::load(&root, &rec.id)?;
-    let pids = husk_runtime::container::pids(&st);
-    let croot = format!("/proc/{}/root", l.pid);
-    let (pw, gr) = match passwd::open_root(std::path::Path::new(&croot)) {
-        Ok(fd) => (
-            passwd::read_in_root(std::os::fd::AsFd::as_fd(&fd), "etc/passwd")
-                .ok()
-                .flatten(),
-            passwd::read_in_root(std::os::fd::AsFd::as_fd(&fd), "etc/group")
-                .ok()
-                .flatten(),
-        ),
-        Err(_) => (None, None),
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0);
-    let mut rows = vec![descs
-        .iter()
-        .map(|d| header(d).unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()];
-    let procs: Vec<Proc> = pids.into_iter().filter_map(read_proc).collect();
-    // podman shows pids as the container sees them: its init is 1, and a
-    // parent outside the container is 0.
-    let ns_of = |host: i32| {
-        procs
-            .iter()
-            .find(|q| q.pid == host)
-            .map(|q| q.ns_pid)
-            .unwrap_or(0)
-    };
-    for p in &procs {
-        let elapsed = (uptime - p.start as f64 / hz as f64).max(0.0);
-        let cpu_secs = (p.utime + p.stime) / hz;
-        let row = descs
-            .iter()
-            .map(|d| match d.as_str() {
-                "user" | "uname" => pw
-                    .as_deref()
-                    .and_then(|t| passwd::user_by_uid(t, p.uid))
-                    .map(|e| e.name)
-                    .unwrap_or_else(|| p.uid.to_string()),
-                "group" => gr
-                    .as_deref()
-                    .and_then(|t| passwd::parse_group(t).find(|g| g.gid == p.gid))
-                    .map(|g| g.name)
-                    .unwrap_or_else(|| p.gid.to_string()),
-                "uid" => p.uid.to_string(),
-                "gid" => p.gid.to_string(),
-                "pid" => p.ns_pid.to_string(),
-                "ppid" => ns_of(p.ppid).to_string(),
-                "pcpu" | "%cpu" => {
-                    let pct = if elapsed > 0.0 {
-                        (p.utime + p.stime) as f64 / hz as f64 / elapsed * 100.0
-                    } else {
-                        0.0
-                    };
-                    format!("{pct:.3}")
-                }
-                "etime" => crate::format::duration::format_go_duration((elapsed * 1e9) as i64),
-                "tty" => {
-                    if p.tty == 0 {
-                        "?".into()
-                    } else {
-                        format!("pts/{}", p.tty & 0xff)
-                    }
-                }
-                "time" => hms(cpu_secs),
-                "args" => p.args.clone(),
-                "comm" => p.comm.clone(),
-                "nice" => p.nice.to_string(),
-                "vsz" => p.vsz.to_string(),
-                "rss" => p.rss.to_string(),
-                _ => String::new(),
-            })
-            .collect();
-        rows.push(row);
-    }
-    let text: String = rows.iter().map(|r| r.join("\t") + "\n").collect();
-    print!("{}", table::align(&text, table::MIN_WIDTH, table::PADDING));
+    let procs = processes(&paths, &rec.id, l.pid)?;
+    print!("{}", table(&descs, &[procs]));
     Ok(0)
 }
