@@ -255,3 +255,25 @@ flavours!(
         ]);
     }
 );
+
+flavours!(
+    /// A container whose processes run as another user (`-u 1000`, a
+    /// subordinate id rootless) can still be stopped, killed and removed
+    /// with `rm -f`: rootless, the signals must come from outside its user
+    /// namespace, not from a fresh one with the same mapping.
+    fn other_user_stop_and_force_rm(env) {
+        env.pull();
+        let before = env.husk.snapshot();
+        env.start_detached("u1", &["-u", "1000"], &["sleep", "1000"]);
+        env.check(&[row(&["stop", "-t", "1", "u1"]).prints("u1\n")]);
+        env.start_detached("u2", &["-u", "1000:1000"], &["sleep", "1000"]);
+        env.check(&[
+            row(&["kill", "-s", "STOP", "u2"]).prints("u2\n"),
+            row(&["rm", "-f", "-t", "1", "u2"]).prints("u2\n"),
+            row(&["rm", "u1"]).prints("u1\n"),
+            row(&["ps", "-a", "-q"]).prints(""),
+        ]);
+        let left = env.left_since(&before);
+        assert!(left.is_empty(), "[{}] left:\n{left}", env.husk.flavour());
+    }
+);

@@ -72,7 +72,7 @@ fn names_are_shared_with_containers_and_unique() {
         h.fails(
             &create,
             125,
-            &["the name \"taken\" is already in use by container"],
+            &["the container name \"taken\" is already in use by"],
         );
         let pods = h.ok(&["pod", "ps", "-q"]);
         assert!(pods.trim().is_empty(), "[{}] {pods}", h.flavour());
@@ -83,7 +83,11 @@ fn names_are_shared_with_containers_and_unique() {
             .map(String::from)
             .to_vec();
         create.extend(traced(&h, &marker, &cg));
-        h.fails(&create, 125, &["already in use by container"]);
+        h.fails(
+            &create,
+            125,
+            &["the container name \"taken\" is already in use by"],
+        );
         assert!(
             h.ok(&["pod", "ps", "-q"]).trim().is_empty(),
             "[{}]",
@@ -99,19 +103,19 @@ fn names_are_shared_with_containers_and_unique() {
         h.fails(
             &["pod", "create", "--name", "mine"],
             125,
-            &["already in use by pod", &id],
+            &["the pod name", "is already in use by", &id],
         );
         let mut run: Vec<String> = ["run", "--name", "mine"].map(String::from).to_vec();
         run.extend(member_image(&h));
         run.push("true".into());
-        h.fails(&run, 125, &["already in use by pod"]);
+        h.fails(&run, 125, &["the pod name", "is already in use by"]);
         // run --pod new: of a taken name makes neither pod nor container.
         let mut run: Vec<String> = ["run", "--name", "c", "--pod", "new:mine"]
             .map(String::from)
             .to_vec();
         run.extend(member_image(&h));
         run.push("true".into());
-        h.fails(&run, 125, &["already in use by pod"]);
+        h.fails(&run, 125, &["the pod name", "is already in use by"]);
         assert_eq!(
             pod_field(&h, "mine", "{{.NumContainers}}"),
             "1",

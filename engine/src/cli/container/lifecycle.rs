@@ -96,12 +96,26 @@ pub fn rm_cmd(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<i32> {
     if a.time.is_some() && !a.force {
         anyhow::bail!("--force option must be specified to use the --time option");
     }
-    ctx.enter_storage_ns()?;
     // As podman: --force also ignores containers that do not exist.
     let (targets, errs) = a.targets.resolve(ctx, "rm", a.ignore || a.force)?;
+    if a.force && ctx.paths.rootless {
+        // Stop them from here, before entering a fresh storage namespace:
+        // only the user outside can signal processes of a container's own
+        // user namespace (a sibling namespace with the same mapping has no
+        // capabilities over it).
+        let eng = ctx.engine(false)?;
+        for (_, rec) in &targets {
+            let _ = stop::stop(eng, rec, a.time);
+        }
+    }
     let eng = ctx.engine(true)?;
     Ok(for_each(targets, errs, rm_status, |rec| {
-        remove::remove(eng, rec, a.force, a.time)
+        // Re-read: a rootless stop above may have changed it.
+        let cur = eng
+            .catalog
+            .container(&rec.id)?
+            .unwrap_or_else(|| rec.clone());
+        remove::remove(eng, &cur, a.force, a.time)
     }))
 }
 
