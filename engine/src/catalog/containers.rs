@@ -214,28 +214,7 @@ impl Catalog {
     /// Finds a container by name, full id or unique id prefix. Returns the
     /// matches (more than one means the prefix is ambiguous).
     pub fn find_containers(&self, name_or_id: &str) -> Result<Vec<ContainerRecord>> {
-        let mut st = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM containers WHERE name = ?1 OR id = ?1"
-            ))
-            .map_err(|e| self.err(e))?;
-        let exact: Vec<ContainerRecord> = st
-            .query_map([name_or_id], row)
-            .and_then(|r| r.collect())
-            .map_err(|e| self.err(e))?;
-        if !exact.is_empty() || name_or_id.is_empty() {
-            return Ok(exact);
-        }
-        let mut st = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM containers WHERE substr(id, 1, length(?1)) = ?1"
-            ))
-            .map_err(|e| self.err(e))?;
-        st.query_map([name_or_id], row)
-            .and_then(|r| r.collect())
-            .map_err(|e| self.err(e))
+        self.find_named("containers", COLUMNS, name_or_id, row)
     }
 
     /// Every container, newest first.

@@ -198,6 +198,32 @@ impl Catalog {
         }
     }
 
+    /// The rows of `table` whose name or id is `name_or_id`, else those
+    /// whose id starts with it (several: an ambiguous prefix).
+    pub(crate) fn find_named<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        name_or_id: &str,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let query = |sql: String| -> Result<Vec<T>> {
+            let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+            st.query_map([name_or_id], row)
+                .and_then(|r| r.collect())
+                .map_err(|e| self.err(e))
+        };
+        let exact = query(format!(
+            "SELECT {columns} FROM {table} WHERE name = ?1 OR id = ?1"
+        ))?;
+        if !exact.is_empty() || name_or_id.is_empty() {
+            return Ok(exact);
+        }
+        query(format!(
+            "SELECT {columns} FROM {table} WHERE substr(id, 1, length(?1)) = ?1"
+        ))
+    }
+
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -73,28 +73,7 @@ impl Catalog {
 
     /// Finds pods by name, full id or id prefix.
     pub fn find_pods(&self, name_or_id: &str) -> Result<Vec<PodRecord>> {
-        let mut st = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM pods WHERE name = ?1 OR id = ?1"
-            ))
-            .map_err(|e| self.err(e))?;
-        let exact: Vec<PodRecord> = st
-            .query_map([name_or_id], row)
-            .and_then(|r| r.collect())
-            .map_err(|e| self.err(e))?;
-        if !exact.is_empty() || name_or_id.is_empty() {
-            return Ok(exact);
-        }
-        let mut st = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM pods WHERE substr(id, 1, length(?1)) = ?1"
-            ))
-            .map_err(|e| self.err(e))?;
-        st.query_map([name_or_id], row)
-            .and_then(|r| r.collect())
-            .map_err(|e| self.err(e))
+        self.find_named("pods", COLUMNS, name_or_id, row)
     }
 
     /// The pod with this full id.

@@ -44,6 +44,23 @@ pub fn exit_status(e: &anyhow::Error) -> i32 {
         .unwrap_or(ENGINE_ERROR)
 }
 
+/// Reports every error of a command that acted on several objects, each
+/// as `Error: ...`, and returns the exit status: the one all errors agree
+/// on (per `classify`), else 125; 0 without errors.
+pub fn finish_all<E: fmt::Display>(errors: &[E], classify: impl Fn(&E) -> i32) -> i32 {
+    let mut code = 0;
+    for e in errors {
+        eprintln!("Error: {e}");
+        let c = classify(e);
+        code = if code == 0 || code == c {
+            c
+        } else {
+            ENGINE_ERROR
+        };
+    }
+    code
+}
+
 /// Prints an error as podman does: `Error: what: why`.
 pub fn report(e: &anyhow::Error) {
     eprintln!("Error: {}", one_line(e));

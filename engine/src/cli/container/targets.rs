@@ -100,20 +100,10 @@ impl Targets {
     }
 }
 
-/// Prints each error as `Error: ...` and returns the exit status: the one
-/// all errors agree on, else 125; 0 without errors.
+/// Prints each error as `Error: ...` and returns the exit status (see
+/// [`error::finish_all`]).
 pub fn finish(errors: Vec<ContainerError>, classify: Classify) -> i32 {
-    let mut code = 0;
-    for e in &errors {
-        error::report(&anyhow::anyhow!("{e}"));
-        let c = classify(e);
-        code = if code == 0 || code == c {
-            c
-        } else {
-            ENGINE_ERROR
-        };
-    }
-    code
+    error::finish_all(&errors, classify)
 }
 
 /// Runs `action` on every target, printing the user's name for each
