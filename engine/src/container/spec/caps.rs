@@ -123,6 +123,17 @@ pub fn number(name: &str) -> Option<usize> {
     NAMES.iter().position(|n| *n == bare)
 }
 
+/// podman 5's `unknown capability "CAP_X"`, naming the flag too.
+fn unknown_cap(flag: &'static str, name: &str) -> SpecError {
+    let up = name.trim().to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    SpecError::Conflict(format!("unknown capability {full:?} ({flag})"))
+}
+
 fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
     let mut out = CapList::default();
     for v in values {
@@ -132,9 +143,7 @@ fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
                 out.all = true;
                 continue;
             }
-            let n = number(name).ok_or_else(|| {
-                SpecError::invalid(flag, name, "unknown capability (see capabilities(7))")
-            })?;
+            let n = number(name).ok_or_else(|| unknown_cap(flag, name))?;
             out.set.0 |= 1 << n;
         }
     }
@@ -323,10 +332,7 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("CAP_NET_RAW cannot be both"), "{e}");
         let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid --cap-add \"CAP_FOO\": unknown capability (see capabilities(7))"
-        );
+        assert_eq!(e.to_string(), "unknown capability \"CAP_FOO\" (--cap-add)");
         let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(
             e.to_string().starts_with("invalid --cap-drop \"bar\""),

@@ -218,11 +218,10 @@ fn finish(mut p: Planned, seen: &Seen, tmpfs: bool) -> Planned {
 
 fn dest(flag: &'static str, spec: &str, d: &str) -> Result<PathBuf> {
     if !d.starts_with('/') {
-        return Err(SpecError::invalid(
-            flag,
-            spec,
-            format!("the container path {d:?} must be absolute"),
-        ));
+        // podman 5's message.
+        return Err(SpecError::Conflict(format!(
+            "invalid container path {d:?}, must be an absolute path"
+        )));
     }
     let d = clean(d);
     if d == std::path::Path::new("/") {
@@ -391,7 +390,7 @@ pub fn parse_mount(spec: &str) -> Result<Planned> {
                 "only type=bind and type=tmpfs are implemented",
             ))
         }
-        other => return Err(bad(format!("unknown mount type {other:?}"))),
+        other => return Err(bad(format!("invalid filesystem type {other:?}"))),
     };
     let tmpfs = kind == Kind::Tmpfs;
     let mut p = planned(F, spec, dest(F, spec, d)?, kind);
