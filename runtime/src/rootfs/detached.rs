@@ -96,3 +96,57 @@ pub fn enter_rootfs(tree: &OwnedFd, rootfs: &Path) -> Result<()> {
     )
     .map_err(|e| what("making a slave of", e))
 }
+
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const AT_EMPTY_PATH: u32 = 0x1000;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(tree, MOUNT_ATTR_IDMAP, userns): the detached `tree` (not
+/// yet attached anywhere) shows the ids of its filesystem through the
+/// mapping of the user namespace `userns` (an id stored as N is seen as the
+/// host id container N maps to). The filesystem must support idmapped
+/// mounts (ext4, xfs, btrfs, tmpfs since 6.3; not overlayfs itself), and
+/// the caller needs CAP_SYS_ADMIN over the filesystem's user namespace.
+pub fn set_idmap(tree: &OwnedFd, userns: &OwnedFd) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    // SAFETY: the path is a valid empty C string and `attr` a valid
+    // mount_attr of the size passed; both outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// move_mount(tree, "", AT_FDCWD, path): attaches the detached `tree` at
+/// `path` in the caller's mount namespace.
+pub fn attach_at(tree: &OwnedFd, path: &Path) -> Result<(), Errno> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    move_mount(
+        tree.as_raw_fd(),
+        libc::AT_FDCWD,
+        &c,
+        MOVE_MOUNT_F_EMPTY_PATH,
+    )
+}
