@@ -192,8 +192,8 @@ impl RootDir {
                     nix::sys::stat::Mode::from_bits_truncate(0o644),
                 );
                 match made {
-                    // SAFETY: openat just returned this fd.
                     Ok(fd) => {
+                        // SAFETY: openat just returned this fd.
                         drop(unsafe { OwnedFd::from_raw_fd(fd) });
                         self.chown_made(&pfd, name, owner, dest)?;
                     }
