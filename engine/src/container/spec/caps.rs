@@ -123,7 +123,7 @@ pub fn number(name: &str) -> Option<usize> {
     NAMES.iter().position(|n| *n == bare)
 }
 
-/// podman 5's `unknown capability "CAP_X"`, naming the flag too.
+/// podman 5's `unknown capability "CAP_X"`, after the flag.
 fn unknown_cap(flag: &'static str, name: &str) -> SpecError {
     let up = name.trim().to_ascii_uppercase();
     let full = if up.starts_with("CAP_") {
@@ -131,7 +131,7 @@ fn unknown_cap(flag: &'static str, name: &str) -> SpecError {
     } else {
         format!("CAP_{up}")
     };
-    SpecError::Conflict(format!("unknown capability {full:?} ({flag})"))
+    SpecError::invalid(flag, name, format!("unknown capability {full:?}"))
 }
 
 fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
@@ -332,7 +332,7 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("CAP_NET_RAW cannot be both"), "{e}");
         let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
-        assert_eq!(e.to_string(), "unknown capability \"CAP_FOO\" (--cap-add)");
+        assert_eq!(e.to_string(), "invalid --cap-add \"CAP_FOO\": unknown capability \"CAP_FOO\"");
         let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(
             e.to_string().starts_with("invalid --cap-drop \"bar\""),

@@ -254,13 +254,13 @@ fn uidmap_parsing_and_validation() {
         panic!()
     };
     assert_eq!((uids[0], gids[0]), (m(0, 100000, 10), m(0, 200000, 5)));
-    // Size defaults to one.
-    let p = run("", &["5:6"], &[], false, &c).unwrap();
+    // podman 5 needs the size; a longer value is several triples.
+    let p = run("", &["5:6:1:10:20:2"], &[], false, &c).unwrap();
     assert_eq!(
         p.ns,
         UserNs::New {
-            uids: vec![m(5, 6, 1)],
-            gids: vec![m(5, 6, 1)]
+            uids: vec![m(5, 6, 1), m(10, 20, 2)],
+            gids: vec![m(5, 6, 1), m(10, 20, 2)]
         }
     );
     // Rootless @host ids translate into husk's namespace.

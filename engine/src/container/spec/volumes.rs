@@ -218,10 +218,12 @@ fn finish(mut p: Planned, seen: &Seen, tmpfs: bool) -> Planned {
 
 fn dest(flag: &'static str, spec: &str, d: &str) -> Result<PathBuf> {
     if !d.starts_with('/') {
-        // podman 5's message.
-        return Err(SpecError::Conflict(format!(
-            "invalid container path {d:?}, must be an absolute path"
-        )));
+        // podman 5's wording, after the flag.
+        return Err(SpecError::invalid(
+            flag,
+            spec,
+            format!("invalid container path {d:?}, must be an absolute path"),
+        ));
     }
     let d = clean(d);
     if d == std::path::Path::new("/") {
