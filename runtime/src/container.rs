@@ -176,15 +176,25 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     // The rootfs and the bind sources are cloned now, with the runtime's
     // credentials; init attaches the clones (see rootfs::detached).
     let new_mountns = b.plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNS);
+    // Cloning needs CAP_SYS_ADMIN over our mount namespace: an unprivileged
+    // caller (rootless without a user namespace of its own) has none, and
+    // its container's root is the caller itself, which may walk the paths:
+    // init then binds by path as before.
     let rootfs_tree = if new_mountns {
-        Some(
-            crate::rootfs::detached::clone_tree(&b.rootfs, true)
-                .ctx(|| format!("cloning rootfs {}", b.rootfs.display()))?,
-        )
+        match crate::rootfs::detached::clone_tree(&b.rootfs, true) {
+            Ok(t) => Some(t),
+            Err(nix::errno::Errno::EPERM) if is_rootless() => None,
+            Err(e) => {
+                return Err(RuntimeError::sys(
+                    format!("cloning rootfs {}", b.rootfs.display()),
+                    e,
+                ))
+            }
+        }
     } else {
         None
     };
-    let bind_sources = if new_mountns {
+    let bind_sources = if rootfs_tree.is_some() {
         crate::rootfs::mounts::open_bind_sources(b.spec.mounts().as_deref().unwrap_or(&[]), &b.dir)?
     } else {
         Vec::new()

@@ -332,7 +332,10 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("CAP_NET_RAW cannot be both"), "{e}");
         let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
-        assert_eq!(e.to_string(), "invalid --cap-add \"CAP_FOO\": unknown capability \"CAP_FOO\"");
+        assert_eq!(
+            e.to_string(),
+            "invalid --cap-add \"CAP_FOO\": unknown capability \"CAP_FOO\""
+        );
         let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(
             e.to_string().starts_with("invalid --cap-drop \"bar\""),

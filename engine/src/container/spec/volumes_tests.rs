@@ -40,7 +40,10 @@ fn volume_errors() {
     let cwd = Path::new("/");
     for (spec, why) in [
         ("a:b:c:d", "invalid volume spec"),
-        ("/a:rel", "invalid container path \"rel\", must be an absolute path"),
+        (
+            "/a:rel",
+            "invalid container path \"rel\", must be an absolute path",
+        ),
         ("/a:/", "root"),
         ("/a:/b:ro,rw", "only one rw/ro"),
         ("/a:/b:rshared,private", "only one propagation"),
