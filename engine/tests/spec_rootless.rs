@@ -132,25 +132,41 @@ fn rootless_keep_id() {
     );
 }
 
+/// Rootless on cgroup v1 podman 5 drops the limits with a warning; on v2
+/// a limit needs the controller delegated, else it is refused.
 #[test]
-fn rootless_limits_are_refused_where_they_cannot_apply() {
-    let user = rootless_test("rootless_limits_are_refused_where_they_cannot_apply");
+fn rootless_limits_are_dropped_or_refused_where_they_cannot_apply() {
+    let user = rootless_test("rootless_limits_are_dropped_or_refused_where_they_cannot_apply");
     let mut c = sh(&user, "true");
     c.opts.memory = Some(64 << 20);
     let host = husk_engine::container::spec::resources::CgroupHost::probe();
     match c.generate() {
         Err(e) => {
             let e = e.to_string();
+            assert!(host.v2, "cgroup v1 drops the limits: {e}");
             assert!(
                 e.starts_with("cannot set --memory: running rootless"),
                 "{e}"
             );
             assert_eq!(std::fs::read_dir(c.userdata()).unwrap().count(), 0);
         }
-        Ok(_) => assert!(
-            host.v2,
-            "a rootless memory limit is only accepted with cgroup v2 delegation"
-        ),
+        Ok(g) if !host.v2 => {
+            assert!(
+                g.warnings.iter().any(|w| w
+                    == "Resource limits are not supported and ignored on cgroups V1 rootless systems"),
+                "{:?}",
+                g.warnings
+            );
+            let mem = g
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref())
+                .and_then(|r| r.memory().as_ref())
+                .and_then(|m| m.limit());
+            assert_eq!(mem, None, "the limit is dropped");
+        }
+        Ok(_) => {}
     }
 }
 
@@ -162,7 +178,9 @@ fn rootless_init() {
     c.write();
     let out = c.run();
     assert_eq!(out.code(), 3, "{out}");
-    assert!(out.stdout.starts_with("/run/husk-init -- sh -c"), "{out}");
+    // `/run/husk-init -- sh -c …` for a static husk; a dynamic one starts
+    // through its loader (as spec_run's init test allows).
+    assert!(out.stdout.contains("husk-init -- sh -c "), "{out}");
 }
 
 /// Rootless with the host's network: /sys cannot be mounted fresh from a

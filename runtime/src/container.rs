@@ -173,6 +173,35 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     } else {
         nix::sched::CloneFlags::empty()
     };
+    // The rootfs and the bind sources are cloned now, with the runtime's
+    // credentials; init attaches the clones (see rootfs::detached).
+    let new_mountns = b.plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNS);
+    // Cloning needs CAP_SYS_ADMIN over our mount namespace: an unprivileged
+    // caller (rootless without a user namespace of its own) has none, and
+    // its container's root is the caller itself, which may walk the paths:
+    // init then binds by path as before.
+    let rootfs_tree = if new_mountns {
+        match crate::rootfs::detached::clone_tree(&b.rootfs, true) {
+            Ok(t) => Some(t),
+            Err(nix::errno::Errno::EPERM) if is_rootless() => None,
+            Err(e) => {
+                return Err(RuntimeError::sys(
+                    format!("cloning rootfs {}", b.rootfs.display()),
+                    e,
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let bind_sources = if rootfs_tree.is_some() {
+        crate::rootfs::mounts::open_bind_sources(b.spec.mounts().as_deref().unwrap_or(&[]), &b.dir)?
+    } else {
+        Vec::new()
+    };
+    if let (Some(tree), true) = (&rootfs_tree, b.plan.new_user()) {
+        precreate_targets(&b, tree, &bind_sources);
+    }
     let raw_cg_fd = cg_fd.as_ref().map(|f| f.as_raw_fd());
     let t = crate::trace::span("runtime.clone");
     let (forked, born_in_cgroup) = match clone_process(clone_flags, raw_cg_fd) {
@@ -195,6 +224,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
                 spec: &b.spec,
                 bundle: &b.dir,
                 rootfs: &b.rootfs,
+                rootfs_tree: rootfs_tree.as_ref(),
+                bind_sources: &bind_sources,
                 plan: &b.plan,
                 joins: &joins,
                 time_offsets: &b.time_offsets,
@@ -216,6 +247,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     t.end();
     cleanup.child = Some(child);
     drop(child_sock);
+    // The child holds its own copies of the trees.
+    drop(rootfs_tree);
+    drop(bind_sources);
     drop(console);
     let place = Placement {
         cgroup: &cg,
@@ -302,6 +336,30 @@ fn requested_limit(r: &oci_spec::runtime::LinuxResources) -> Option<&'static str
         return Some("linux.resources.unified");
     }
     None
+}
+
+/// Creates the mount targets the rootfs lacks, owned by the container's
+/// root, when the container's user namespace maps that root to an id other
+/// than the runtime's own (see rootfs::mounts::precreate_targets).
+fn precreate_targets(b: &Bundle, tree: &OwnedFd, bind_sources: &[Option<OwnedFd>]) {
+    let Some(linux) = b.spec.linux().as_ref() else {
+        return;
+    };
+    let uid = idmap::to_host(linux.uid_mappings().as_deref().unwrap_or(&[]), 0);
+    let gid = idmap::to_host(linux.gid_mappings().as_deref().unwrap_or(&[]), 0);
+    let (Some(uid), Some(gid)) = (uid, gid) else {
+        return;
+    };
+    let Ok(root) = crate::rootfs::resolve::RootDir::from_fd(tree, &b.rootfs) else {
+        return;
+    };
+    crate::rootfs::mounts::precreate_targets(
+        &root,
+        b.spec.mounts().as_deref().unwrap_or(&[]),
+        &b.dir,
+        bind_sources,
+        (uid, gid),
+    );
 }
 
 /// Whether init forks once more into its pid namespace (and so reports

@@ -110,3 +110,37 @@ pub fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
         (off < m.size()).then(|| m.host_id() + off)
     })
 }
+
+/// A user namespace with `uids` and `gids` as its maps, held by the
+/// returned fd (`/proc/PID/ns/user` of a child that exits once it is
+/// open): what `mount_setattr(MOUNT_ATTR_IDMAP)` takes. The child only
+/// blocks in read(2) and exits, so calling this from a process with other
+/// threads is safe.
+pub fn userns_fd(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let (rx, tx) = nix::unistd::pipe().ctx(|| "creating a pipe".into())?;
+    let forked = crate::clone::clone_process(nix::sched::CloneFlags::CLONE_NEWUSER, None)
+        .ctx(|| "creating a user namespace for an idmapped mount".into())?;
+    let pid = match forked {
+        crate::clone::Forked::Child => {
+            drop(tx);
+            let mut b = [0u8; 1];
+            // SAFETY: read into a valid one-byte buffer, then _exit: both
+            // async-signal-safe, so fine after a fork of a threaded process.
+            unsafe {
+                libc::read(rx.as_raw_fd(), b.as_mut_ptr().cast(), 1);
+                libc::_exit(0)
+            }
+        }
+        crate::clone::Forked::Parent(pid) => pid,
+    };
+    drop(rx);
+    let res = write_maps(pid, uids, gids).and_then(|()| {
+        fs::File::open(format!("/proc/{pid}/ns/user"))
+            .map(std::os::fd::OwnedFd::from)
+            .ctx(|| format!("opening /proc/{pid}/ns/user"))
+    });
+    drop(tx);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    res
+}

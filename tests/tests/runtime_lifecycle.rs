@@ -946,3 +946,64 @@ fn debug_flag_writes_json_debug_lines_to_the_log() {
     );
     assert!(lines.iter().all(|l| l["time"].is_string()));
 }
+
+/// A container whose root is a mapped host id (100000) cannot search the
+/// 0700 directories above its rootfs and its bind sources: the runtime
+/// clones them before the container exists and init attaches the clones,
+/// so it runs anyway; a mount target the rootfs lacks is created by the
+/// runtime and given to the container's root.
+#[test]
+fn own_user_namespace_reaches_rootfs_and_binds_under_private_directories() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rt = Runtime::new();
+    let b = Bundle::new(
+        "busybox",
+        &[
+            "sh",
+            "-c",
+            "cat /data/f /etc/husk-added; id -u; cat /proc/self/uid_map",
+        ],
+    );
+    fs::set_permissions(b.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let private = tempfile::tempdir().unwrap();
+    fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let data = private.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(data.join("f"), "data\n").unwrap();
+    fs::set_permissions(data.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+    let added = private.path().join("added");
+    fs::write(&added, "added\n").unwrap();
+    fs::set_permissions(&added, fs::Permissions::from_mode(0o644)).unwrap();
+    let _ = fs::remove_file(b.rootfs().join("etc/husk-added"));
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        if !ns.iter().any(|n| n["type"] == "user") {
+            ns.push(json!({"type": "user"}));
+        }
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    b.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": data, "options": ["rbind", "ro"]}),
+    );
+    b.add_mount(json!({"destination": "/etc/husk-added", "type": "bind", "source": added, "options": ["bind", "ro"]}));
+    let id = unique("userns-private");
+    let out = rt.run(&b, &id);
+    out.ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["data", "added", "0", "0", "100000", "65536"],
+        "{}",
+        out.stderr
+    );
+    let made = fs::symlink_metadata(b.rootfs().join("etc/husk-added")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (100000, 100000),
+        "the target belongs to the mapped root"
+    );
+    assert!(mounts_under(b.path()).is_empty(), "nothing left mounted");
+}

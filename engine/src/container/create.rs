@@ -158,6 +158,10 @@ pub fn create(eng: &mut Engine, req: &CreateRequest) -> Result<ContainerRecord> 
         graph_root: Some(&eng.paths.root),
     })
     .map_err(|e| ContainerError::Other(e.to_string()))?;
+    if req.image.is_some() {
+        // The maps are known only now (auto picks them): idmap the layers.
+        rootfs::idmap_layers(eng, &cid, &generated.spec)?;
+    }
     let config = userdata.join("config.json");
     let json = serde_json::to_vec(&generated.spec).expect("specs serialise");
     std::fs::write(&config, json).map_err(|e| ContainerError::io("writing", &config, e))?;

@@ -35,6 +35,35 @@ pub fn prepare(eng: &mut Engine, id: &str, image: &ImageRecord, volatile: bool) 
     store.containers().mount(id).map_err(storage_err)
 }
 
+/// Rootful, a container with a user namespace of its own (the spec's
+/// `linux.uidMappings`): its image layers are mounted idmapped through the
+/// container's maps, so the image's root-owned files are its root's and
+/// the shared layers are never chowned. The overlay is mounted again if
+/// it was mounted. Rootless and vfs rootfs are left as they are.
+pub fn idmap_layers(eng: &mut Engine, id: &str, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    if eng.paths.rootless {
+        return Ok(());
+    }
+    let Some(linux) = spec.linux().as_ref() else {
+        return Ok(());
+    };
+    let lines = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.iter()
+            .flatten()
+            .map(|l| (l.container_id(), l.host_id(), l.size()))
+            .collect()
+    };
+    let (uids, gids) = (lines(linux.uid_mappings()), lines(linux.gid_mappings()));
+    if uids.is_empty() || gids.is_empty() {
+        return Ok(());
+    }
+    let store = eng.store().map_err(storage_err)?;
+    store
+        .containers()
+        .set_idmap(id, Some(crate::storage::LayerIdMap { uids, gids }))
+        .map_err(storage_err)
+}
+
 /// Mounts the existing layer of a container that ran before.
 pub fn mount_existing(eng: &mut Engine, id: &str) -> Result<PathBuf> {
     let store = eng.store().map_err(storage_err)?;

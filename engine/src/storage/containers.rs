@@ -41,6 +41,45 @@ pub struct ContainerLayer {
     /// their container (`--rm`), which a crash makes garbage anyway.
     #[serde(default)]
     pub volatile: bool,
+    /// Rootful, a container with a user namespace of its own: the image
+    /// layers are mounted idmapped through this mapping (see
+    /// [`ContainerStore::set_idmap`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idmap: Option<LayerIdMap>,
+}
+
+/// The id mapping an idmapped container layer is seen through: the
+/// container's user namespace maps, `(container, host, size)` triples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerIdMap {
+    /// uid map lines.
+    pub uids: Vec<(u32, u32, u32)>,
+    /// gid map lines.
+    pub gids: Vec<(u32, u32, u32)>,
+}
+
+impl LayerIdMap {
+    fn oci(lines: &[(u32, u32, u32)]) -> Vec<oci_spec::runtime::LinuxIdMapping> {
+        lines
+            .iter()
+            .map(|&(c, h, n)| {
+                oci_spec::runtime::LinuxIdMappingBuilder::default()
+                    .container_id(c)
+                    .host_id(h)
+                    .size(n)
+                    .build()
+                    .expect("all fields set")
+            })
+            .collect()
+    }
+
+    /// The host id container id `id` maps to.
+    fn host(lines: &[(u32, u32, u32)], id: u32) -> Option<u32> {
+        lines.iter().find_map(|&(c, h, n)| {
+            let off = id.checked_sub(c)?;
+            (off < n).then(|| h + off)
+        })
+    }
 }
 
 /// The container layers under `<root>/containers`.
@@ -52,6 +91,45 @@ pub struct ContainerStore {
     layers: LayerStore,
     rootless: bool,
     sync: bool,
+}
+
+/// Idmapped layer mounts attached at `<base>/0..count` for one overlay
+/// mount; detached and removed when dropped.
+struct StagedLowers {
+    base: PathBuf,
+    count: usize,
+}
+
+impl StagedLowers {
+    /// The lower names relative to the container directory (`l/N`, as
+    /// [`OverlayMount`] writes them).
+    fn names(&self) -> Vec<String> {
+        (0..self.count).map(|i| i.to_string()).collect()
+    }
+}
+
+impl Drop for StagedLowers {
+    fn drop(&mut self) {
+        clear_staged(&self.base);
+    }
+}
+
+/// Detaches whatever is attached at `<base>/*` and removes the (then
+/// empty) directories, never recursively: a layer still attached there
+/// must not be emptied.
+fn clear_staged(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let at = e.path();
+        if let Ok(c) = sys::cpath(&at) {
+            // SAFETY: `c` is a valid NUL-terminated path for the call.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = std::fs::remove_dir(&at);
+    }
+    let _ = std::fs::remove_dir(base);
 }
 
 /// Checks that a container id can name a directory.
@@ -260,6 +338,7 @@ impl ContainerStore {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             volatile,
+            idmap: None,
         };
         let json = serde_json::to_vec_pretty(&c).map_err(|e| StorageError::BadMetadata {
             path: sp.join(META),
@@ -291,9 +370,22 @@ impl ContainerStore {
         }
         let cdir = self.container_dir(id);
         let (upper, work) = (cdir.join("upper"), cdir.join("work"));
+        // Idmapped lowers are attached under `<cdir>/l/N` for the mount and
+        // detached right after it (overlay keeps its own clones).
+        let idmapped = match (&c.idmap, c.layers.is_empty()) {
+            (Some(map), false) if !self.rootless => Some(self.idmapped_lowers(&c, map)?),
+            _ => None,
+        };
         let m = OverlayMount {
-            layers_dir: self.layers.dir(),
-            lowers: c.layers.iter().map(ChainId::short).collect(),
+            layers_dir: if idmapped.is_some() {
+                &cdir
+            } else {
+                self.layers.dir()
+            },
+            lowers: match &idmapped {
+                Some(staged) => staged.names(),
+                None => c.layers.iter().map(ChainId::short).collect(),
+            },
             extra_lowers: if c.layers.is_empty() {
                 vec![cdir.join("empty")]
             } else {
@@ -326,7 +418,104 @@ impl ContainerStore {
             options,
             source,
         })?;
+        drop(idmapped);
         Ok(target)
+    }
+
+    /// Clones each image layer of `c` as a mount idmapped through `map`
+    /// and attaches it at `<cdir>/l/<N>`, top first.
+    fn idmapped_lowers(&self, c: &ContainerLayer, map: &LayerIdMap) -> Result<StagedLowers> {
+        use husk_runtime::rootfs::detached;
+        let cdir = self.container_dir(&c.id);
+        let fail = |op: &'static str, path: &Path, e: std::io::Error| StorageError::Io {
+            op,
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let ns = husk_runtime::idmap::userns_fd(
+            &LayerIdMap::oci(&map.uids),
+            &LayerIdMap::oci(&map.gids),
+        )
+        .map_err(|e| {
+            fail(
+                "making a user namespace for the idmapped layers of",
+                &cdir,
+                io::Error::other(e.to_string()),
+            )
+        })?;
+        let base = cdir.join("l");
+        let mut staged = StagedLowers {
+            base: base.clone(),
+            count: 0,
+        };
+        clear_staged(&base);
+        std::fs::create_dir(&base).map_err(|e| fail("creating", &base, e))?;
+        for (i, l) in c.layers.iter().enumerate() {
+            let src = self.layers.diff_path(l);
+            let at = base.join(i.to_string());
+            std::fs::create_dir(&at).map_err(|e| fail("creating", &at, e))?;
+            let tree = detached::clone_tree(&src, false)
+                .map_err(|e| fail("cloning layer", &src, io::Error::from(e)))?;
+            detached::set_idmap(&tree, &ns).map_err(|e| {
+                fail(
+                    "idmapping (mount_setattr; the filesystem must support idmapped mounts, Linux 5.12+) layer",
+                    &src,
+                    io::Error::from(e),
+                )
+            })?;
+            detached::attach_at(&tree, &at)
+                .map_err(|e| fail("attaching idmapped layer at", &at, io::Error::from(e)))?;
+            staged.count = i + 1;
+        }
+        Ok(staged)
+    }
+
+    /// Records that the container's image layers are seen through `map`
+    /// (rootful, for a container with a user namespace of its own, so its
+    /// root owns the image's files without a chown of the shared layers),
+    /// or not (`None`). The upper directory's root is given to the mapped
+    /// root, since overlay shows it as `/`. A mounted rootfs is mounted
+    /// again so. The upper layer is not idmapped: what the container
+    /// writes is stored with its host ids.
+    pub fn set_idmap(&self, id: &str, map: Option<LayerIdMap>) -> Result<()> {
+        {
+            let _lock = self.lock(id)?;
+            let mut c = self.get(id)?;
+            if c.idmap == map || c.driver != Driver::Overlay || self.rootless {
+                return Ok(());
+            }
+            let cdir = self.container_dir(id);
+            let upper = cdir.join("upper");
+            if let Some(m) = &map {
+                use std::os::unix::fs::MetadataExt;
+                let meta = std::fs::symlink_metadata(&upper).map_err(io_err("reading", &upper))?;
+                let (u, g) = (
+                    LayerIdMap::host(&m.uids, meta.uid()),
+                    LayerIdMap::host(&m.gids, meta.gid()),
+                );
+                if let (Some(u), Some(g)) = (u, g) {
+                    std::os::unix::fs::lchown(&upper, Some(u), Some(g))
+                        .map_err(io_err("chowning", &upper))?;
+                }
+            }
+            c.idmap = map;
+            let p = cdir.join(META);
+            let json = serde_json::to_vec_pretty(&c).map_err(|e| StorageError::BadMetadata {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?;
+            let tmp = cdir.join(".container.json.tmp");
+            std::fs::write(&tmp, json).map_err(io_err("writing", &tmp))?;
+            std::fs::rename(&tmp, &p).map_err(io_err("renaming", &p))?;
+            let target = self.rootfs_path(&c);
+            if overlay::is_mounted(&target) {
+                overlay::unmount(&target)
+                    .map_err(|source| StorageError::Unmount { target, source })?;
+            } else {
+                return Ok(());
+            }
+        }
+        self.mount(id).map(drop)
     }
 
     /// Unmounts an overlay rootfs (lazily when busy); false when it was not
@@ -352,6 +541,9 @@ impl ContainerStore {
     pub fn remove(&self, id: &str) -> Result<bool> {
         check_id(id)?;
         let _lock = self.lock(id)?;
+        // Idmapped layers a crashed mount left attached must be detached
+        // before anything below is deleted.
+        clear_staged(&self.container_dir(id).join("l"));
         let merged = self.container_dir(id).join("merged");
         if overlay::is_mounted(&merged) {
             overlay::unmount(&merged).map_err(|source| StorageError::Unmount {

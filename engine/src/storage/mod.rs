@@ -47,7 +47,7 @@ pub use changes::{Change, ChangeKind};
 pub use compress::{
     decompress, sniff, sniff_reader, CompressedLayer, GzipLayerWriter, HashingReader,
 };
-pub use containers::{check_id, ContainerLayer, ContainerStore};
+pub use containers::{check_id, ContainerLayer, ContainerStore, LayerIdMap};
 pub use driver::{kernel_release, probe, Driver, Probe};
 pub use error::{BoxError, EntryError, Result, StorageError};
 pub use export::{export_path, export_tree, ExportOptions};

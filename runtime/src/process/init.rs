@@ -15,7 +15,7 @@ use super::{exec, lsm, rlimits, sched, terminal, user};
 use crate::error::{Result, RuntimeError, SysContext};
 use crate::hooks;
 use crate::namespaces::{join_all, NamespacePlan};
-use crate::rootfs::{devices, mounts, options, paths, pivot, resolve::RootDir};
+use crate::rootfs::{detached, devices, mounts, options, paths, pivot, resolve::RootDir};
 use crate::state::Status;
 use crate::sync::{Message, SyncSocket};
 
@@ -28,6 +28,11 @@ pub struct InitArgs<'a> {
     pub bundle: &'a Path,
     /// Absolute rootfs path.
     pub rootfs: &'a Path,
+    /// The rootfs cloned by the parent (`open_tree`), attached by init
+    /// without looking up `rootfs` (None: no new mount namespace).
+    pub rootfs_tree: Option<&'a OwnedFd>,
+    /// The bind mount sources cloned by the parent, by mount index.
+    pub bind_sources: &'a [Option<OwnedFd>],
     /// The namespace plan.
     pub plan: &'a NamespacePlan,
     /// Namespaces to join, already opened.
@@ -158,22 +163,34 @@ fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
         None::<&str>,
     )
     .ctx(|| "making / a recursive slave".into())?;
-    mount(
-        Some(a.rootfs),
-        a.rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .ctx(|| format!("bind-mounting rootfs {}", a.rootfs.display()))?;
-    let root = RootDir::open(a.rootfs)?;
+    // The rootfs comes as a tree the parent cloned: no path above it is
+    // looked up with the container's credentials (its root may be a host
+    // id that cannot search the store's directories).
+    let root = match a.rootfs_tree {
+        Some(tree) => {
+            detached::enter_rootfs(tree, a.rootfs)?;
+            RootDir::open_cwd(a.rootfs)?
+        }
+        None => {
+            mount(
+                Some(a.rootfs),
+                a.rootfs,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .ctx(|| format!("bind-mounting rootfs {}", a.rootfs.display()))?;
+            RootDir::open(a.rootfs)?
+        }
+    };
     let ctx = mounts::MountCtx {
         root: &root,
         bundle: a.bundle,
         in_userns,
+        bind_sources: a.bind_sources,
     };
-    for m in a.spec.mounts().iter().flatten() {
-        mounts::mount_one(&ctx, m)?;
+    for (i, m) in a.spec.mounts().iter().flatten().enumerate() {
+        mounts::mount_one(&ctx, i, m)?;
     }
     let mut devs = devices::default_devices();
     for d in linux
@@ -192,10 +209,11 @@ fn prepare_rootfs(a: &InitArgs<'_>, in_userns: bool) -> Result<()> {
     t.end();
     run_create_hooks(a)?;
     let _t = crate::trace::span("init.pivot_root");
-    if a.no_pivot {
-        pivot::move_root(a.rootfs)?;
-    } else {
-        pivot::pivot(a.rootfs)?;
+    match (a.rootfs_tree.is_some(), a.no_pivot) {
+        (true, true) => pivot::chroot_cwd()?,
+        (true, false) => pivot::pivot_cwd(a.rootfs)?,
+        (false, true) => pivot::move_root(a.rootfs)?,
+        (false, false) => pivot::pivot(a.rootfs)?,
     }
     devices::create_symlinks()
 }

@@ -3,7 +3,7 @@
 //! bind) and the read-only remount dance for bind mounts.
 
 use std::cell::Cell;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -25,6 +25,60 @@ pub struct MountCtx<'a> {
     pub bundle: &'a Path,
     /// Whether init runs in a user namespace it created.
     pub in_userns: bool,
+    /// The bind sources the runtime cloned before the container process
+    /// existed ([`open_bind_sources`]), by index in the spec's mounts.
+    pub bind_sources: &'a [Option<OwnedFd>],
+}
+
+fn bind_options(m: &Mount) -> MountOptions {
+    let o = options::parse(m.options().as_deref().unwrap_or(&[]));
+    let fstype = m.typ().as_deref().unwrap_or("");
+    if fstype == "bind" || fstype == "rbind" {
+        MountOptions {
+            bind: true,
+            recursive: o.recursive || fstype == "rbind",
+            ..o
+        }
+    } else {
+        o
+    }
+}
+
+/// Clones the source of every bind mount in `mounts` as a detached tree
+/// (recursively for rbind), with the runtime's own credentials: init then
+/// attaches the clones without looking up any host path (see
+/// [`super::detached`]). Non-bind mounts get `None`. A missing source is
+/// refused here, before anything exists.
+pub fn open_bind_sources(mounts: &[Mount], bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
+    let mut out = Vec::with_capacity(mounts.len());
+    for m in mounts {
+        let o = bind_options(m);
+        if !o.bind {
+            out.push(None);
+            continue;
+        }
+        let src = source_path(m, bundle);
+        let tree = super::detached::clone_tree(&src, o.recursive).map_err(|e| {
+            if e == Errno::ENOENT {
+                RuntimeError::Spec(format!(
+                    "bind mount source {} for {} does not exist",
+                    src.display(),
+                    m.destination().display()
+                ))
+            } else {
+                RuntimeError::sys(
+                    format!(
+                        "cloning bind mount source {} for {}",
+                        src.display(),
+                        m.destination().display()
+                    ),
+                    e,
+                )
+            }
+        })?;
+        out.push(Some(tree));
+    }
+    Ok(out)
 }
 
 fn mount_err(m: &Mount, e: Errno) -> RuntimeError {
@@ -114,10 +168,15 @@ fn source_path(m: &Mount, bundle: &Path) -> PathBuf {
     }
 }
 
-fn target_kind(m: &Mount, o: &MountOptions, bundle: &Path) -> TargetKind {
+fn target_kind(m: &Mount, o: &MountOptions, bundle: &Path, tree: Option<&OwnedFd>) -> TargetKind {
     if o.bind {
-        let src = source_path(m, bundle);
-        if !src.is_dir() {
+        let is_dir = match tree {
+            Some(t) => nix::sys::stat::fstat(t.as_raw_fd())
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                .unwrap_or(false),
+            None => source_path(m, bundle).is_dir(),
+        };
+        if !is_dir {
             return TargetKind::File;
         }
     }
@@ -159,22 +218,14 @@ fn rbind_host(host: &str, target: &Path, fell_back: &Cell<bool>) -> Result<(), E
     bind(Path::new(host), target, &o)
 }
 
-/// Mounts one spec mount inside the root.
-pub fn mount_one(ctx: &MountCtx<'_>, m: &Mount) -> Result<()> {
-    let o = options::parse(m.options().as_deref().unwrap_or(&[]));
+/// Mounts spec mount number `index` inside the root.
+pub fn mount_one(ctx: &MountCtx<'_>, index: usize, m: &Mount) -> Result<()> {
     let fstype = m.typ().as_deref().unwrap_or("");
-    let o = if fstype == "bind" || fstype == "rbind" {
-        MountOptions {
-            bind: true,
-            recursive: o.recursive || fstype == "rbind",
-            ..o
-        }
-    } else {
-        o
-    };
+    let o = bind_options(m);
+    let tree = ctx.bind_sources.get(index).and_then(|t| t.as_ref());
     let fd: OwnedFd = ctx
         .root
-        .ensure(m.destination(), target_kind(m, &o, ctx.bundle))?;
+        .ensure(m.destination(), target_kind(m, &o, ctx.bundle, tree))?;
     let target = fd_path(&fd);
     let source = m
         .source()
@@ -182,7 +233,20 @@ pub fn mount_one(ctx: &MountCtx<'_>, m: &Mount) -> Result<()> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| fstype.to_string());
     let fb = Cell::new(false);
-    let res = if o.bind {
+    let res = if let (true, Some(tree)) = (o.bind, tree) {
+        // Cloned by the runtime before the container existed; a slave, so
+        // mounts inside it never propagate back to the source's peers.
+        super::detached::attach(tree, &fd).and_then(|()| {
+            let fd = ctx.root.open_path(m.destination())?;
+            mount(
+                None::<&str>,
+                &fd_path(&fd),
+                None::<&str>,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                None::<&str>,
+            )
+        })
+    } else if o.bind {
         let src = source_path(m, ctx.bundle);
         if !src.exists() {
             return Err(RuntimeError::Spec(format!(
@@ -248,4 +312,38 @@ pub fn mount_one(ctx: &MountCtx<'_>, m: &Mount) -> Result<()> {
         remount_bind(&target, bind_flags).map_err(|e| mount_err(m, e))?;
     }
     apply_propagation(&target, &o).map_err(|e| mount_err(m, e))
+}
+
+/// Whether `dest` lies strictly below `base` (component-wise).
+fn strictly_below(dest: &Path, base: &Path) -> bool {
+    dest != base && dest.starts_with(base)
+}
+
+/// Creates, with the runtime's credentials, the mount targets missing in
+/// the rootfs `root` (the parent's clone, before the container process
+/// exists), giving what it creates to the container's root `owner`. A
+/// container with a user namespace of its own may not be able to create
+/// them itself: image files owned by ids its map lacks are not its own
+/// (a missing /etc/hosts in an /etc that is host root's). Targets below
+/// another mount's destination are left to init (they live in that
+/// mount). Best effort: what fails here init tries again and reports.
+pub fn precreate_targets(
+    root: &RootDir,
+    mounts: &[Mount],
+    bundle: &Path,
+    bind_sources: &[Option<OwnedFd>],
+    owner: (u32, u32),
+) {
+    for (i, m) in mounts.iter().enumerate() {
+        let dest = m.destination();
+        if mounts[..i]
+            .iter()
+            .any(|e| strictly_below(dest, e.destination()) || e.destination() == dest)
+        {
+            continue;
+        }
+        let o = bind_options(m);
+        let kind = target_kind(m, &o, bundle, bind_sources.get(i).and_then(|t| t.as_ref()));
+        let _ = root.ensure_owned(dest, kind, Some(owner));
+    }
 }

@@ -14,10 +14,19 @@ use crate::error::{Result, SysContext};
 /// is stacked under the new one and then lazily unmounted.
 pub fn pivot(rootfs: &Path) -> Result<()> {
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-    let old = open("/", flags, Mode::empty()).ctx(|| "opening the old root".into())?;
     let new = open(rootfs, flags, Mode::empty())
         .ctx(|| format!("opening rootfs {}", rootfs.display()))?;
     fchdir(new).ctx(|| format!("entering rootfs {}", rootfs.display()))?;
+    let _ = nix::unistd::close(new);
+    pivot_cwd(rootfs)
+}
+
+/// pivot_root(".", ".") into the working directory, a mount point (the
+/// rootfs tree [`super::detached::enter_rootfs`] attached), then detaches
+/// the old root. `rootfs` only names it in errors.
+pub fn pivot_cwd(rootfs: &Path) -> Result<()> {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let old = open("/", flags, Mode::empty()).ctx(|| "opening the old root".into())?;
     pivot_root(".", ".").ctx(|| format!("pivot_root into {}", rootfs.display()))?;
     fchdir(old).ctx(|| "entering the old root".into())?;
     // Keep the unmount of the old root from propagating to the host.
@@ -32,8 +41,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the old root".into())?;
     chdir("/").ctx(|| "entering the new root".into())?;
     let _ = nix::unistd::close(old);
-    let _ = nix::unistd::close(new);
     Ok(())
+}
+
+/// chroot into the working directory, the rootfs tree attached over `/`
+/// (`--no-pivot` with [`super::detached::enter_rootfs`]).
+pub fn chroot_cwd() -> Result<()> {
+    chroot(".").ctx(|| "chroot into the rootfs".into())?;
+    chdir("/").ctx(|| "entering the new root".into())
 }
 
 /// Moves `rootfs` over / and chroots into it (no pivot_root).

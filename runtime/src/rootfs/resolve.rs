@@ -104,6 +104,25 @@ impl RootDir {
         })
     }
 
+    /// Opens the working directory as the root (the attached rootfs tree);
+    /// `path` names it in errors.
+    pub fn open_cwd(path: &Path) -> Result<RootDir> {
+        let fd = nix::fcntl::open(
+            ".",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("opening rootfs {}", path.display()))?;
+        // SAFETY: open just returned this fd; we take sole ownership.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(RootDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// The root's host path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -117,6 +136,16 @@ impl RootDir {
     /// Opens `dest` inside the root, creating it (and its parents as
     /// directories) when missing. Returns an O_PATH fd of the target.
     pub fn ensure(&self, dest: &Path, kind: TargetKind) -> Result<OwnedFd> {
+        self.ensure_owned(dest, kind, None)
+    }
+
+    /// [`RootDir::ensure`], giving what it creates to `owner` (uid, gid).
+    pub fn ensure_owned(
+        &self,
+        dest: &Path,
+        kind: TargetKind,
+        owner: Option<(u32, u32)>,
+    ) -> Result<OwnedFd> {
         let rel = relative(dest);
         match self.open_path(&rel) {
             Ok(fd) => return Ok(fd),
@@ -163,8 +192,11 @@ impl RootDir {
                     nix::sys::stat::Mode::from_bits_truncate(0o644),
                 );
                 match made {
-                    // SAFETY: openat just returned this fd.
-                    Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
+                    Ok(fd) => {
+                        // SAFETY: openat just returned this fd.
+                        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+                        self.chown_made(&pfd, name, owner, dest)?;
+                    }
                     Err(Errno::EEXIST) => {}
                     Err(e) => return Err(self.err(dest, "creating", e)),
                 }
@@ -174,7 +206,8 @@ impl RootDir {
                     *name,
                     nix::sys::stat::Mode::from_bits_truncate(0o755),
                 ) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Ok(()) => self.chown_made(&pfd, name, owner, dest)?,
+                    Err(Errno::EEXIST) => {}
                     Err(e) => return Err(self.err(dest, "creating", e)),
                 }
             }
@@ -187,6 +220,37 @@ impl RootDir {
         // An empty destination is the root itself.
         self.open_path(Path::new("."))
             .map_err(|e| self.err(dest, "opening", e))
+    }
+
+    fn chown_made(
+        &self,
+        parent: &OwnedFd,
+        name: &std::ffi::OsStr,
+        owner: Option<(u32, u32)>,
+        dest: &Path,
+    ) -> Result<()> {
+        let Some((uid, gid)) = owner else {
+            return Ok(());
+        };
+        nix::unistd::fchownat(
+            Some(parent.as_raw_fd()),
+            name,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.err(dest, "chowning", e))
+    }
+
+    /// A root held by another fd (a clone of it is kept).
+    pub fn from_fd(fd: &OwnedFd, path: &Path) -> Result<RootDir> {
+        let fd = fd
+            .try_clone()
+            .ctx(|| format!("duplicating the fd of rootfs {}", path.display()))?;
+        Ok(RootDir {
+            fd,
+            path: path.to_path_buf(),
+        })
     }
 
     fn err(&self, dest: &Path, what: &str, e: Errno) -> RuntimeError {

@@ -117,6 +117,18 @@ fn create_error(e: ContainerError) -> anyhow::Error {
             anyhow::anyhow!("{text}: OCI runtime attempted to invoke a command that was not found"),
         );
     }
+    // podman resolves the user and checks the working directory when the
+    // OCI runtime starts the container, so these fail with 126 there; husk
+    // finds them while generating the spec (stable phrases of SpecError's
+    // NoSuchUser, NoSuchGroup and NoWorkdir).
+    if (text.contains("unable to find user ")
+        && text.contains("no matching entries in passwd file"))
+        || (text.contains("unable to find group ")
+            && text.contains("no matching entries in group file"))
+        || (text.starts_with("workdir \"") && text.contains("\" does not exist on container "))
+    {
+        return coded(CANNOT_INVOKE, anyhow::anyhow!("{text}"));
+    }
     if text.contains("ermission denied") && text.contains("exec") {
         return coded(
             CANNOT_INVOKE,

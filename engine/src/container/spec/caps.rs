@@ -123,6 +123,17 @@ pub fn number(name: &str) -> Option<usize> {
     NAMES.iter().position(|n| *n == bare)
 }
 
+/// podman 5's `unknown capability "CAP_X"`, after the flag.
+fn unknown_cap(flag: &'static str, name: &str) -> SpecError {
+    let up = name.trim().to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    SpecError::invalid(flag, name, format!("unknown capability {full:?}"))
+}
+
 fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
     let mut out = CapList::default();
     for v in values {
@@ -132,9 +143,7 @@ fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
                 out.all = true;
                 continue;
             }
-            let n = number(name).ok_or_else(|| {
-                SpecError::invalid(flag, name, "unknown capability (see capabilities(7))")
-            })?;
+            let n = number(name).ok_or_else(|| unknown_cap(flag, name))?;
             out.set.0 |= 1 << n;
         }
     }
@@ -325,7 +334,7 @@ mod tests {
         let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid --cap-add \"CAP_FOO\": unknown capability (see capabilities(7))"
+            "invalid --cap-add \"CAP_FOO\": unknown capability \"CAP_FOO\""
         );
         let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(

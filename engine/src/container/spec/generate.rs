@@ -278,6 +278,16 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         cpu_shares: o.cpu_shares,
         cpuset_cpus: o.cpuset_cpus.as_deref(),
     };
+    // podman 5 on cgroup v1 rootless: a warning, and the limits dropped
+    // (no cgroup can be delegated to the user there).
+    let limits = if input.rootless && !cg.v2 && limits.any() {
+        warnings.push(
+            "Resource limits are not supported and ignored on cgroups V1 rootless systems".into(),
+        );
+        resources::Limits::default()
+    } else {
+        limits
+    };
     let res = resources::build(&limits, rules, input.rootless, &cg)?;
     let cgroups_path = resources::cgroups_path(input.id, input.cgroup_parent, input.rootless)?;
     let sysctl = resources::sysctls(&o.sysctls, &ns)?;
@@ -351,7 +361,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
     let mut user_mounts: Vec<Mount> = Vec::with_capacity(planned.len());
     let mut anon_dests: Vec<PathBuf> = Vec::new();
     for p in &planned {
-        match mounts::realize(p, &mut undo)? {
+        match mounts::realize(p)? {
             None => anon_dests.push(p.dest.clone()),
             Some(mut m) => {
                 if p.chown {
@@ -464,6 +474,24 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Generated> {
         );
         if let Some(line) = pw {
             home = kid_home;
+            let text = format!("{}{line}", pw_text.as_deref().unwrap_or(""));
+            file("passwd", "/etc/passwd", &text, &mut all, &mut undo)?;
+        }
+        if let Some(line) = gr {
+            let text = format!("{}{line}", gr_text.as_deref().unwrap_or(""));
+            file("group", "/etc/group", &text, &mut all, &mut undo)?;
+        }
+    } else {
+        let home_dir = workdir.to_string_lossy();
+        let (pw, gr) = user::numeric_entries(
+            user_spec,
+            pw_text.as_deref(),
+            gr_text.as_deref(),
+            user.gid,
+            &home_dir,
+        );
+        if let Some(line) = pw {
+            home = home_dir.into_owned();
             let text = format!("{}{line}", pw_text.as_deref().unwrap_or(""));
             file("passwd", "/etc/passwd", &text, &mut all, &mut undo)?;
         }

@@ -296,21 +296,12 @@ fn keep_id(i: &UserNsInput<'_>, opts: &str) -> Result<UserNsPlan> {
         }
     }
     if !i.rootless {
-        // podman: "for containers created by root, the current mapping is
-        // created into a new user namespace" (the identity).
-        let all = vec![IdMap {
-            container: 0,
-            host: 0,
-            size: u32::MAX,
-        }];
-        return Ok(UserNsPlan {
-            ns: UserNs::New {
-                uids: all.clone(),
-                gids: all,
-            },
-            keep_id: Some((uid, gid)),
-            auto: None,
-        });
+        // podman 5 refuses it (4.x mapped the identity).
+        return Err(SpecError::invalid(
+            "--userns",
+            i.mode,
+            "keep-id is only supported in rootless mode",
+        ));
     }
     let uids = keep_id_map(uid, i.ids.ns_uids(), size);
     let gids = keep_id_map(gid, i.ids.ns_gids(), size);

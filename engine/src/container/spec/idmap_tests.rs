@@ -100,15 +100,12 @@ fn keep_id_rootless() {
 }
 
 #[test]
-fn keep_id_rootful_is_the_identity() {
-    let p = run("keep-id", &[], &[], false, &IdContext::default()).unwrap();
-    assert_eq!(p.keep_id, Some((0, 0)));
-    assert_eq!(
-        p.ns,
-        UserNs::New {
-            uids: vec![m(0, 0, u32::MAX)],
-            gids: vec![m(0, 0, u32::MAX)]
-        }
+fn keep_id_is_rootless_only() {
+    let e = run("keep-id", &[], &[], false, &IdContext::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("keep-id is only supported in rootless mode"),
+        "{e}"
     );
 }
 
@@ -257,13 +254,13 @@ fn uidmap_parsing_and_validation() {
         panic!()
     };
     assert_eq!((uids[0], gids[0]), (m(0, 100000, 10), m(0, 200000, 5)));
-    // Size defaults to one.
-    let p = run("", &["5:6"], &[], false, &c).unwrap();
+    // podman 5 needs the size; a longer value is several triples.
+    let p = run("", &["5:6:1:10:20:2"], &[], false, &c).unwrap();
     assert_eq!(
         p.ns,
         UserNs::New {
-            uids: vec![m(5, 6, 1)],
-            gids: vec![m(5, 6, 1)]
+            uids: vec![m(5, 6, 1), m(10, 20, 2)],
+            gids: vec![m(5, 6, 1), m(10, 20, 2)]
         }
     );
     // Rootless @host ids translate into husk's namespace.
@@ -277,7 +274,8 @@ fn uidmap_parsing_and_validation() {
         ("0:1:0", "positive"),
         ("a:1:1", "numbers"),
         ("0", "CONTAINER:HOST"),
-        ("0:1:1:1", "CONTAINER:HOST"),
+        ("0:1:1:1", "malformed"),
+        ("0:100000", "malformed"),
         ("0:@5:1", "not one of this user's ids"),
     ] {
         let e = run("", &[map], &[], true, &c).unwrap_err().to_string();

@@ -262,12 +262,12 @@ pub fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
-/// Turns a planned user mount into its OCI mount: creates a missing `-v`
-/// source, refuses a missing `--mount` source, inherits nosuid/nodev/noexec
+/// Turns a planned user mount into its OCI mount: refuses a missing
+/// source (`-v`: podman's `statfs SRC: no such file or directory`), inherits nosuid/nodev/noexec
 /// from the source's mount as podman does, and refuses z/Z where SELinux
 /// would need a relabel husk cannot do. `U` (chown) is applied later, once
 /// the user is known.
-pub fn realize(p: &Planned, undo: &mut Undo) -> Result<Option<Mount>> {
+pub fn realize(p: &Planned) -> Result<Option<Mount>> {
     if p.relabel && selinux_enabled() {
         return Err(SpecError::unsupported(
             format!("relabelling (z/Z) in {} {}", p.flag, p.spec),
@@ -283,7 +283,7 @@ pub fn realize(p: &Planned, undo: &mut Undo) -> Result<Option<Mount>> {
             p.options.clone(),
         ))),
         Kind::Bind { source, create } => {
-            if std::fs::symlink_metadata(source).is_err() {
+            if let Err(e) = std::fs::symlink_metadata(source) {
                 if !create {
                     return Err(SpecError::invalid(
                         p.flag,
@@ -291,8 +291,16 @@ pub fn realize(p: &Planned, undo: &mut Undo) -> Result<Option<Mount>> {
                         format!("the source {} does not exist", source.display()),
                     ));
                 }
-                create_dirs(source, undo)
-                    .map_err(|e| SpecError::io("creating volume source", source, e))?;
+                // podman 5 creates no missing -v source: it fails statfs.
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_owned()
+                } else {
+                    e.to_string()
+                };
+                return Err(SpecError::Conflict(format!(
+                    "statfs {}: {why}",
+                    source.display()
+                )));
             }
             let mut options = p.options.clone();
             if let Ok(st) = nix::sys::statvfs::statvfs(source) {
@@ -515,29 +523,27 @@ mod tests {
     }
 
     #[test]
-    fn realize_creates_and_checks_sources() {
+    fn realize_refuses_missing_sources() {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("new/deep");
         let spec = format!("{}:/data", src.display());
         let p = super::super::volumes::parse_volume(&spec, Path::new("/")).unwrap();
-        {
-            let mut undo = Undo::default();
-            let m = realize(&p, &mut undo).unwrap().unwrap();
-            assert!(src.is_dir());
-            assert_eq!(m.typ().as_deref(), Some("bind"));
-            // Not committed: the created tree goes away.
-        }
+        // podman 5 creates no missing -v source.
+        let e = realize(&p).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("statfs {}: no such file or directory", src.display())
+        );
         assert!(!d.path().join("new").exists());
-        let mut undo = Undo::default();
-        realize(&p, &mut undo).unwrap();
-        undo.commit();
-        assert!(src.is_dir());
+        std::fs::create_dir_all(&src).unwrap();
+        let m = realize(&p).unwrap().unwrap();
+        assert_eq!(m.typ().as_deref(), Some("bind"));
         let p = super::super::volumes::parse_mount(&format!(
             "type=bind,src={}/missing,dst=/x",
             d.path().display()
         ))
         .unwrap();
-        let e = realize(&p, &mut Undo::default()).unwrap_err().to_string();
+        let e = realize(&p).unwrap_err().to_string();
         assert!(
             e.contains("does not exist") && e.starts_with("invalid --mount"),
             "{e}"

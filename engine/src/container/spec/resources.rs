@@ -122,6 +122,21 @@ pub struct Limits<'a> {
     pub cpuset_cpus: Option<&'a str>,
 }
 
+impl Limits<'_> {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.memory_reservation.is_some()
+            || self.pids_limit.is_some()
+            || self.cpus.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpu_shares.is_some()
+            || self.cpuset_cpus.is_some()
+    }
+}
+
 fn check_cpuset(v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.split(',').all(|part| {

@@ -40,7 +40,8 @@ const NAMES: [(&str, i32); 31] = [
 
 /// The signal number of `v`; `flag` names the source in errors.
 pub fn parse(flag: &'static str, v: &str) -> Result<i32> {
-    let bad = || SpecError::invalid(flag, v, "not a signal name or number");
+    // podman 5's `invalid signal: NAME`, after the flag.
+    let bad = || SpecError::invalid(flag, v, format!("invalid signal: {v}"));
     let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
     if let Ok(n) = v.parse::<i32>() {
         return if (1..=max).contains(&n) {

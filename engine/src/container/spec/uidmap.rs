@@ -1,29 +1,47 @@
-//! `--uidmap`/`--gidmap`: `CONTAINER:HOST[:SIZE]` lines, checked for
+//! `--uidmap`/`--gidmap`: `CONTAINER:HOST:SIZE` lines, checked for
 //! overlaps and, rootless, against the ids of husk's user namespace.
 
 use super::error::{Result, SpecError};
 use super::idmap::{IdMap, IdRange, UserNs, UserNsInput};
 
-/// Parses one `--uidmap`/`--gidmap` value: `CONTAINER:HOST[:SIZE]`, SIZE
-/// defaulting to 1. Rootless, `@HOST` names a host id, translated into
-/// husk's namespace.
-fn parse_map(
+/// Parses one `--uidmap`/`--gidmap` value: `CONTAINER:HOST:SIZE`, or
+/// several such triples joined by `:` (podman 5 requires SIZE, and reads
+/// every triple of a longer value). Rootless, `@HOST` names a host id,
+/// translated into husk's namespace.
+fn parse_maps(
     flag: &'static str,
     v: &str,
     rootless: bool,
     own: u32,
     subs: &[IdRange],
+) -> Result<Vec<IdMap>> {
+    let fields: Vec<&str> = v.split(':').collect();
+    if fields.len() % 3 != 0 {
+        return Err(SpecError::invalid(
+            flag,
+            v,
+            "malformed: expected CONTAINER:HOST:SIZE (podman: the setting is malformed)",
+        ));
+    }
+    fields
+        .chunks(3)
+        .map(|t| parse_map(flag, v, t[0], t[1], t[2], rootless, own, subs))
+        .collect()
+}
+
+/// One `CONTAINER:HOST:SIZE` triple of the value `v`.
+#[allow(clippy::too_many_arguments)]
+fn parse_map(
+    flag: &'static str,
+    v: &str,
+    c: &str,
+    h: &str,
+    s: &str,
+    rootless: bool,
+    own: u32,
+    subs: &[IdRange],
 ) -> Result<IdMap> {
     let bad = |r: &str| SpecError::invalid(flag, v, r);
-    let mut parts = v.split(':');
-    let c = parts.next().unwrap_or("");
-    let h = parts
-        .next()
-        .ok_or_else(|| bad("expected CONTAINER:HOST[:SIZE]"))?;
-    let s = parts.next().unwrap_or("1");
-    if parts.next().is_some() {
-        return Err(bad("expected CONTAINER:HOST[:SIZE]"));
-    }
     if c.starts_with('+') || h.starts_with('+') {
         return Err(SpecError::unsupported(
             format!("{flag} {v}"),
@@ -138,9 +156,11 @@ fn check_maps(
 
 pub(super) fn maps_from_flags(i: &UserNsInput<'_>) -> Result<UserNs> {
     let parse = |flag, vals: &[String], own, subs: &[IdRange]| -> Result<Vec<IdMap>> {
-        vals.iter()
-            .map(|v| parse_map(flag, v, i.rootless, own, subs))
-            .collect()
+        let mut out = Vec::new();
+        for v in vals {
+            out.extend(parse_maps(flag, v, i.rootless, own, subs)?);
+        }
+        Ok(out)
     };
     let mut uids = parse("--uidmap", i.uidmap, i.ids.uid, &i.ids.subuids)?;
     let mut gids = parse("--gidmap", i.gidmap, i.ids.gid, &i.ids.subgids)?;

@@ -170,6 +170,37 @@ pub fn keep_id_entries(
     (pw, gr)
 }
 
+/// podman's `--passwd` (on by default): for a numeric user (`-u 2000`,
+/// `-u 2000:3000`, or the image's User) that the container's /etc/passwd
+/// lacks, the entry `UID:*:UID:GID:container user:HOME:/bin/sh` (HOME is
+/// the working directory, GID the numeric group or 0); for a numeric group
+/// /etc/group lacks, `GID:x:GID:USER`. Names are never invented.
+pub fn numeric_entries(
+    user_spec: Option<&str>,
+    passwd_text: Option<&str>,
+    group_text: Option<&str>,
+    gid: u32,
+    home: &str,
+) -> (Option<String>, Option<String>) {
+    let Some(spec) = user_spec else {
+        return (None, None);
+    };
+    let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
+    let pw_text = passwd_text.unwrap_or("");
+    let gr_text = group_text.unwrap_or("");
+    let pw = u.parse::<u32>().ok().and_then(|uid| {
+        let known = passwd::user_by_uid(pw_text, uid).is_some()
+            || passwd::user_by_name(pw_text, u).is_some();
+        (!known).then(|| format!("{uid}:*:{uid}:{gid}:container user:{home}:/bin/sh\n"))
+    });
+    let gr = g.parse::<u32>().ok().and_then(|g_num| {
+        let known = passwd::parse_group(gr_text).any(|e| e.gid == g_num)
+            || passwd::group_by_name(gr_text, g).is_some();
+        (!known).then(|| format!("{g_num}:x:{g_num}:{u}\n"))
+    });
+    (pw, gr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +208,35 @@ mod tests {
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnohome:x:1001:1001::::\n";
     const GROUP: &str =
         "root:x:0:\nuser:x:1000:\nwheel:x:10:user\naudio:x:29:user,root\nbig:x:70000:user\n";
+
+    #[test]
+    fn numeric_users_without_entries_get_them() {
+        let (pw, gr) = numeric_entries(Some("2000:3000"), Some(PASSWD), Some(GROUP), 3000, "/");
+        assert_eq!(
+            pw.as_deref(),
+            Some("2000:*:2000:3000:container user:/:/bin/sh\n")
+        );
+        assert_eq!(gr.as_deref(), Some("3000:x:3000:2000\n"));
+        let (pw, gr) = numeric_entries(Some("2000"), Some(PASSWD), Some(GROUP), 0, "/w");
+        assert_eq!(
+            pw.as_deref(),
+            Some("2000:*:2000:0:container user:/w:/bin/sh\n")
+        );
+        assert_eq!(gr, None);
+        // Known ids and names are left alone.
+        assert_eq!(
+            numeric_entries(Some("1000:1000"), Some(PASSWD), Some(GROUP), 1000, "/"),
+            (None, None)
+        );
+        assert_eq!(
+            numeric_entries(Some("user:3000"), Some(PASSWD), Some(GROUP), 3000, "/").0,
+            None
+        );
+        assert_eq!(
+            numeric_entries(None, Some(PASSWD), Some(GROUP), 0, "/"),
+            (None, None)
+        );
+    }
 
     fn run(user: Option<&str>, add: &[&str]) -> Result<ResolvedUser> {
         let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();

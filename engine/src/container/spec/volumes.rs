@@ -218,10 +218,11 @@ fn finish(mut p: Planned, seen: &Seen, tmpfs: bool) -> Planned {
 
 fn dest(flag: &'static str, spec: &str, d: &str) -> Result<PathBuf> {
     if !d.starts_with('/') {
+        // podman 5's wording, after the flag.
         return Err(SpecError::invalid(
             flag,
             spec,
-            format!("the container path {d:?} must be absolute"),
+            format!("invalid container path {d:?}, must be an absolute path"),
         ));
     }
     let d = clean(d);
@@ -391,7 +392,7 @@ pub fn parse_mount(spec: &str) -> Result<Planned> {
                 "only type=bind and type=tmpfs are implemented",
             ))
         }
-        other => return Err(bad(format!("unknown mount type {other:?}"))),
+        other => return Err(bad(format!("invalid filesystem type {other:?}"))),
     };
     let tmpfs = kind == Kind::Tmpfs;
     let mut p = planned(F, spec, dest(F, spec, d)?, kind);

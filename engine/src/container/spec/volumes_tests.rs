@@ -40,7 +40,10 @@ fn volume_errors() {
     let cwd = Path::new("/");
     for (spec, why) in [
         ("a:b:c:d", "invalid volume spec"),
-        ("/a:rel", "must be absolute"),
+        (
+            "/a:rel",
+            "invalid container path \"rel\", must be an absolute path",
+        ),
         ("/a:/", "root"),
         ("/a:/b:ro,rw", "only one rw/ro"),
         ("/a:/b:rshared,private", "only one propagation"),
@@ -134,7 +137,7 @@ fn mount_syntax() {
         ),
         ("type=tmpfs,dst=/d,tmpfs-size=lots", "tmpfs-size"),
         ("type=bind,src=/h,dst=/d,tmpfs-size=1m", "unknown option"),
-        ("type=foo,dst=/d", "unknown mount type"),
+        ("type=foo,dst=/d", "invalid filesystem type \"foo\""),
     ] {
         let e = parse_mount(spec).unwrap_err().to_string();
         assert!(
