@@ -72,6 +72,11 @@ pub fn mount_existing(eng: &mut Engine, id: &str) -> Result<PathBuf> {
 
 /// Unmounts the container's rootfs if it is mounted.
 pub fn unmount(eng: &mut Engine, id: &str) -> Result<()> {
+    if eng.paths.rootless && !crate::userns::inside() {
+        // Rootless, the overlay lived in the shim's mount namespace, which
+        // ended with it: nothing is mounted in this one.
+        return Ok(());
+    }
     let store = eng.store().map_err(storage_err)?;
     match store.containers().unmount(id) {
         Ok(_) | Err(StorageError::ContainerNotFound(_)) => Ok(()),

@@ -99,6 +99,45 @@ fn strip_transport(name: &str) -> &str {
     name.strip_prefix("docker://").unwrap_or(name)
 }
 
+/// `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:TAG]`:
+/// podman's local transports, read with the archive loader. The image is
+/// named `localhost/<DIR>:<TAG>` when the archive gives it no name.
+fn pull_local_transport(
+    eng: &mut Engine,
+    name: &str,
+    rep: &Reporter,
+) -> Result<Option<ImageRecord>> {
+    let Some(rest) = ["oci:", "oci-archive:", "docker-archive:"]
+        .iter()
+        .find_map(|t| name.strip_prefix(t))
+    else {
+        return Ok(None);
+    };
+    let (path, tag) = match rest.rsplit_once(':') {
+        Some((p, t)) if std::path::Path::new(p).exists() && !t.contains('/') => (p, Some(t)),
+        _ => (rest, None),
+    };
+    rep.line(&format!("Trying to pull {name}..."));
+    let mut recs = super::archive::load(eng, Some(std::path::Path::new(path)), true)?;
+    let Some(mut rec) = recs.drain(..).next() else {
+        return Err(ImageError::Other(format!(
+            "{name}: the archive holds no image"
+        )));
+    };
+    if rec.names.is_empty() {
+        let base = std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_else(|| "image".into());
+        let full = format!("localhost/{base}:{}", tag.unwrap_or("latest"));
+        eng.catalog
+            .tag_image(&rec.id, &full)
+            .map_err(|e| ImageError::Other(e.to_string()))?;
+        rec.names.push(full);
+    }
+    Ok(Some(rec))
+}
+
 /// Pulls `name`, printing podman's progress on stderr unless
 /// `opts.quiet`; returns the stored image.
 pub fn pull(eng: &mut Engine, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
@@ -113,6 +152,9 @@ pub fn pull_reporting(
     rep: &Reporter,
 ) -> Result<ImageRecord> {
     let _t = crate::trace::span("pull");
+    if let Some(rec) = pull_local_transport(eng, name, rep)? {
+        return Ok(rec);
+    }
     let parsed = ImageName::parse(strip_transport(name))?;
     let t = crate::trace::span("pull.registries-conf");
     let remote = Remote::new(&opts.remote, eng.paths.host_uid)?;

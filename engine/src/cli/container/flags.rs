@@ -464,7 +464,7 @@ mod tests {
             ..Default::default()
         };
         let e = f.to_options("busybox", &[]).unwrap_err().to_string();
-        assert!(e.contains("--memory"), "{e}");
+        assert!(e.contains("invalid value for memory"), "{e}");
         let f = CreateFlags {
             label: vec!["a=b".into(), "c".into()],
             memory: Some("512m".into()),
