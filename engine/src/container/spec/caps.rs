@@ -131,7 +131,7 @@ fn unknown_cap(flag: &'static str, name: &str) -> SpecError {
     } else {
         format!("CAP_{up}")
     };
-    SpecError::invalid(flag, name, format!("unknown capability {full:?}"))
+    SpecError::invalid(flag, name, format!("{full:?}: unknown capability"))
 }
 
 fn parse_list(flag: &'static str, values: &[String]) -> Result<CapList> {
@@ -334,7 +334,7 @@ mod tests {
         let e = compute(&s(&["CAP_FOO"]), &[], false, true, &|s| s & all).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid --cap-add \"CAP_FOO\": unknown capability \"CAP_FOO\""
+            "invalid --cap-add \"CAP_FOO\": \"CAP_FOO\": unknown capability"
         );
         let e = compute(&[], &s(&["bar"]), false, true, &|s| s & all).unwrap_err();
         assert!(

@@ -140,7 +140,15 @@ pub fn build(input: &EnvInput<'_>, host: &dyn Fn() -> Vec<(String, String)>) -> 
     }
     for file in input.env_files {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            SpecError::invalid("--env-file", &file.to_string_lossy(), e.to_string())
+            SpecError::invalid(
+                "--env-file",
+                &file.to_string_lossy(),
+                format!(
+                    "parsing env file {:?}: open {}: {e}",
+                    file.display().to_string(),
+                    file.display()
+                ),
+            )
         })?;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_start_matches([' ', '\t']);

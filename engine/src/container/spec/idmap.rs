@@ -258,7 +258,7 @@ pub fn plan(i: &UserNsInput<'_>) -> Result<UserNsPlan> {
         _ => Err(SpecError::invalid(
             "--userns",
             i.mode,
-            "expected host, keep-id[:uid=U,gid=G,size=N], auto[:size=N], nomap, private, ns:PATH or container:ID",
+            format!("unrecognized namespace mode {} passed: expected host, keep-id[:uid=U,gid=G,size=N], auto[:size=N], nomap, private, ns:PATH or container:ID", i.mode),
         )),
     }
 }

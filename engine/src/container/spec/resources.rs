@@ -191,7 +191,7 @@ pub fn build(
     if let (Some(s), None) = (l.memory_swap, l.memory) {
         if s != -1 {
             return Err(SpecError::Conflict(
-                "--memory-swap needs --memory: set a memory limit when limiting memory+swap".into(),
+                "you should always set a memory limit when using a memoryswap limit".into(),
             ));
         }
     }

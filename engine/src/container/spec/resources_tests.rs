@@ -66,7 +66,7 @@ fn bad_values_name_the_flag() {
                 memory_swap: Some(1 << 30),
                 ..Default::default()
             },
-            "--memory-swap needs --memory",
+            "you should always set a memory limit when using a memoryswap limit",
         ),
         (
             Limits {

@@ -194,16 +194,19 @@ pub fn build(ulimits: &[String], host: &dyn Host) -> Result<Vec<PosixRlimit>> {
         let kind = TYPES
             .iter()
             .position(|t| t.0 == name.trim())
-            .ok_or_else(|| bad(&format!("unknown ulimit type {name:?}")))?;
+            .ok_or_else(|| bad(&format!("invalid ulimit type: {}", name.trim())))?;
         let (_, cur_hard) = host.current(TYPES[kind].2);
         let (s, h) = value.split_once(':').unwrap_or((value, value));
-        let soft = parse_value(s.trim(), cur_hard)
-            .ok_or_else(|| bad("limits are numbers, -1 or unlimited"))?;
-        let hard = parse_value(h.trim(), cur_hard)
-            .ok_or_else(|| bad("limits are numbers, -1 or unlimited"))?;
+        let not_number = |v: &str| {
+            bad(&format!(
+                "ulimit option {u:?} requires name=SOFT:HARD, failed to be parsed: invalid value {v:?} (limits are numbers, -1 or unlimited)"
+            ))
+        };
+        let soft = parse_value(s.trim(), cur_hard).ok_or_else(|| not_number(s.trim()))?;
+        let hard = parse_value(h.trim(), cur_hard).ok_or_else(|| not_number(h.trim()))?;
         if soft > hard {
             return Err(bad(&format!(
-                "the soft limit must not exceed the hard limit ({soft} > {hard})"
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
             )));
         }
         if hard > cur_hard && !can_raise {
@@ -347,8 +350,11 @@ mod tests {
         for (v, why) in [
             ("nofile=a", "numbers"),
             ("nofile", "name=soft"),
-            ("bogus=1", "unknown ulimit type"),
-            ("nofile=200:100", "must not exceed"),
+            ("bogus=1", "invalid ulimit type: bogus"),
+            (
+                "nofile=200:100",
+                "must be less than or equal to hard limit: 200 > 100",
+            ),
             ("nofile=30000:30000", "cannot raise"),
         ] {
             let e = build(&s(&[v]), &HERE).unwrap_err().to_string();

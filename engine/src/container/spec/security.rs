@@ -252,7 +252,7 @@ pub fn seccomp(
                 SpecError::invalid(
                     "--security-opt",
                     &format!("seccomp={}", p.display()),
-                    e.to_string(),
+                    format!("opening seccomp profile failed: open {}: {e}", p.display()),
                 )
             })?;
             (std::borrow::Cow::Owned(text), Some(p))

@@ -20,7 +20,7 @@ fn parse_maps(
         return Err(SpecError::invalid(
             flag,
             v,
-            "malformed: expected CONTAINER:HOST:SIZE (podman: the setting is malformed)",
+            "UID setting is malformed: expected CONTAINER:HOST:SIZE",
         ));
     }
     fields
