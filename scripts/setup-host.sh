@@ -51,6 +51,11 @@ for f in /etc/subuid /etc/subgid; do
   if ! grep -q "^$TEST_USER:" "$f"; then
     echo "$TEST_USER:$SUBID_START:$SUBID_COUNT" >>"$f"
   fi
+  # Rootful --userns=auto takes its ranges from the user "containers", as
+  # podman's does; well clear of the test user's range.
+  if ! grep -q "^containers:" "$f"; then
+    echo "containers:1000000:1000000" >>"$f"
+  fi
 done
 
 # Rootless runtime dir for the test user (what a login session would give it).

@@ -10,6 +10,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# The build and the tests need a few GB; say so plainly when the disk is short.
+echo "== disk"
+df -h . "${TMPDIR:-/tmp}" | sed 's/^/  /'
+avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${avail_kb:-0}" -lt 3000000 ]; then
+  echo "test.sh: warning: only $((avail_kb / 1024)) MiB free here; the build needs about 3 GiB" >&2
+fi
+
 bash scripts/setup-host.sh
 
 echo "== cargo fmt --check"
@@ -29,7 +37,7 @@ echo "== cargo test"
 export HUSK_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --all-targets -- --test-threads="${HUSK_TEST_THREADS:-4}" 2>&1 | tee "$log"
+cargo test --workspace --all-targets --no-fail-fast -- --test-threads="${HUSK_TEST_THREADS:-4}" 2>&1 | tee "$log"
 
 echo "== pure cgroup v2 lane (VM)"
 bash scripts/vm-tests.sh 2>&1 | tee -a "$log"

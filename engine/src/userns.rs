@@ -40,6 +40,9 @@ fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> UsernsError {
     move |source| UsernsError::Sys { what, source }
 }
 
+/// Whose /etc/subuid and /etc/subgid ranges root's `--userns=auto` uses.
+pub const ROOT_AUTO_USER: &str = "containers";
+
 /// The user's name in /etc/passwd (parsed directly: no NSS).
 fn user_name(uid: u32) -> Option<String> {
     let text = std::fs::read_to_string("/etc/passwd").ok()?;
@@ -70,13 +73,22 @@ pub fn parse_subids(text: &str, name: Option<&str>, id: u32) -> Vec<IdRange> {
 pub fn load_ids(uid: u32, gid: u32) -> IdContext {
     let name = user_name(uid);
     let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+    // Root's containers take their --userns=auto ranges from the user
+    // "containers", as podman's do (its root-auto-userns-user default).
+    let ranges_of = |text: &str| {
+        if uid == 0 {
+            parse_subids(text, Some(ROOT_AUTO_USER), u32::MAX)
+        } else {
+            parse_subids(text, name.as_deref(), uid)
+        }
+    };
     IdContext {
         uid,
         gid,
         user_name: name.clone().unwrap_or_default(),
         home: std::env::var("HOME").unwrap_or_default(),
-        subuids: parse_subids(&read("/etc/subuid"), name.as_deref(), uid),
-        subgids: parse_subids(&read("/etc/subgid"), name.as_deref(), uid),
+        subuids: ranges_of(&read("/etc/subuid")),
+        subgids: ranges_of(&read("/etc/subgid")),
         auto_uids_in_use: Vec::new(),
         auto_gids_in_use: Vec::new(),
     }

@@ -186,6 +186,8 @@ impl Session {
 /// Attaches to the shim listening at `socket` until the user detaches or
 /// the container exits.
 pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<AttachOutcome> {
+    // Bad keys are the caller's mistake whether or not the socket is there.
+    detach::parse(&opts.detach_keys)?;
     match connect(socket)? {
         None => Ok(AttachOutcome::Disconnected),
         Some(s) => s.relay(opts, &[], None),

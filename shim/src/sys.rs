@@ -391,8 +391,8 @@ pub fn now() -> (i64, u32) {
 }
 
 /// An inotify instance (nonblocking, close-on-exec) watching `dir` for
-/// entries deleted from it.
-pub fn watch_deletions(dir: &std::path::Path) -> io::Result<OwnedFd> {
+/// entries deleted from it and for files in it closed after writing.
+pub fn watch_dir(dir: &std::path::Path) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
     // SAFETY: inotify_init1 takes flags and returns a new fd.
     let fd = check(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
@@ -400,11 +400,34 @@ pub fn watch_deletions(dir: &std::path::Path) -> io::Result<OwnedFd> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut path = dir.as_os_str().as_bytes().to_vec();
     path.push(0);
+    let mask = libc::IN_DELETE | libc::IN_CLOSE_WRITE;
     // SAFETY: path is NUL-terminated and outlives the call.
-    check(unsafe {
-        libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr().cast(), libc::IN_DELETE)
-    })?;
+    check(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr().cast(), mask) })?;
     Ok(fd)
+}
+
+/// Drains an inotify fd; true when any queued event names `name`.
+pub fn inotify_saw(fd: BorrowedFd<'_>, name: &[u8]) -> bool {
+    // struct inotify_event: i32 wd, u32 mask, u32 cookie, u32 len, name[len].
+    const HEADER: usize = 16;
+    let mut buf = [0u8; 1024];
+    let mut seen = false;
+    while let Ok(n) = read(fd, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        let mut at = 0;
+        while at + HEADER <= n {
+            let len = u32::from_ne_bytes([buf[at + 12], buf[at + 13], buf[at + 14], buf[at + 15]])
+                as usize;
+            let end = (at + HEADER + len).min(n);
+            let raw = &buf[at + HEADER..end];
+            let nul = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+            seen |= &raw[..nul] == name;
+            at = end;
+        }
+    }
+    seen
 }
 
 /// writev(2) of several buffers.

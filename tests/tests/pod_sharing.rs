@@ -177,17 +177,45 @@ fn a_pod_that_shares_nothing_keeps_members_apart() {
 #[test]
 fn members_join_the_pods_user_namespace() {
     for h in both("members_join_the_pods_user_namespace") {
-        h.ok(&["pod", "create", "--name", "users", "--userns", "keep-id"]);
-        run_member(&h, "users", "a", &SERVICE);
+        // keep-id is rootless only (podman: "keep-id is only supported in
+        // rootless mode"); as root, auto gives the pod a range of its own.
+        let mode = if h.is_rootless() { "keep-id" } else { "auto" };
+        h.ok(&["pod", "create", "--name", "users", "--userns", mode]);
         let infra = pid(&h, &infra_name(&h, "users"));
+        // The member's root must belong to the pod's root: rootful, that is
+        // the first host id of the range auto picked.
+        let map = |p: i32, f: &str| std::fs::read_to_string(format!("/proc/{p}/{f}")).unwrap();
+        let first_host =
+            |text: String| -> u32 { text.split_whitespace().nth(1).unwrap().parse().unwrap() };
+        let ids = if h.is_rootless() {
+            None
+        } else {
+            Some((
+                first_host(map(infra, "uid_map")),
+                first_host(map(infra, "gid_map")),
+            ))
+        };
+        let mut argv: Vec<String> = ["run", "-d", "--pod", "users", "--name", "a"]
+            .map(String::from)
+            .to_vec();
+        argv.extend(member_image_owned_by(
+            &h,
+            ids.or_else(|| owner_of_scratch(&h)),
+        ));
+        argv.extend(SERVICE.iter().map(|s| s.to_string()));
+        h.ok(&argv);
         let a = pid(&h, "a");
         assert_eq!(ns_of(a, "user"), ns_of(infra, "user"), "[{}]", h.flavour());
         // A user namespace of the pod's own, not the one husk runs in.
         assert_ne!(ns_of(a, "user"), ns_of(std::process::id() as i32, "user"));
-        let map = |p: i32| std::fs::read_to_string(format!("/proc/{p}/uid_map")).unwrap();
-        assert_eq!(map(a), map(infra), "[{}]", h.flavour());
+        assert_eq!(
+            map(a, "uid_map"),
+            map(infra, "uid_map"),
+            "[{}]",
+            h.flavour()
+        );
         assert_eq!(ns_of(a, "net"), ns_of(infra, "net"), "[{}]", h.flavour());
-        assert_eq!(pod_field(&h, "users", "{{.InfraConfig.userns}}"), "keep-id");
+        assert_eq!(pod_field(&h, "users", "{{.InfraConfig.userns}}"), mode);
         // Its processes run as ids other than the user's own: removal must
         // still reach them.
         h.ok(&["pod", "rm", "-f", "-t", "0", "users"]);

@@ -168,6 +168,9 @@ impl Monitor {
     /// Reaps every child that has ended: the container (recording how), the
     /// helper, and processes re-parented to us.
     fn reap(&mut self) {
+        // Events queue in order: the fifo's close at execve comes before the
+        // exit, so read them first, or a quick program looks never started.
+        self.check_started();
         while let Ok(Some((pid, how))) = sys::try_wait(-1) {
             if pid == self.pid && self.ended.is_none() {
                 self.ended = Some((how, timestamp::now_nanos()));
@@ -176,20 +179,21 @@ impl Monitor {
         }
     }
 
+    /// The program started when init's execve closed the exec fifo it had
+    /// written (close-on-exec), or when `start` removed the fifo.
     fn check_started(&mut self) {
-        if let Some(w) = &self.started_watch {
-            let mut ev = [0u8; 512];
-            while sys::read(w.as_fd(), &mut ev).is_ok_and(|n| n > 0) {}
-        }
+        let Some(w) = &self.started_watch else { return };
+        let fifo_name = husk_runtime::state::EXEC_FIFO.as_bytes();
+        let saw = sys::inotify_saw(w.as_fd(), fifo_name);
         let fifo = self
             .cfg
             .state_root
             .join(&self.cfg.id)
             .join(husk_runtime::state::EXEC_FIFO);
-        if !fifo.exists() {
-            if self.ended.is_none() {
-                self.started_at.get_or_insert_with(timestamp::now_nanos);
-            }
+        if self.ended.is_none() && (saw || !fifo.exists()) {
+            self.started_at.get_or_insert_with(timestamp::now_nanos);
+        }
+        if self.started_at.is_some() || !fifo.exists() {
             self.started_watch = None;
         }
     }

@@ -254,7 +254,7 @@ fn prepare(cfg: ShimConfig, spawn: &OwnedFd, made: &mut Made) -> Result<Monitor,
         let _ = sys::set_nonblocking(fd.as_fd(), true);
     }
     let pidfd = sys::pidfd_open(pid).ok();
-    let started_watch = sys::watch_deletions(&cfg.state_root.join(&cfg.id)).ok();
+    let started_watch = sys::watch_dir(&cfg.state_root.join(&cfg.id)).ok();
     let shim_pid = std::process::id() as i32;
     let mut report = proto::two_i32(pid, shim_pid).to_vec();
     report.extend_from_slice(warnings.as_bytes());

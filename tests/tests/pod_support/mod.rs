@@ -64,7 +64,8 @@ fn chown_tree(p: &Path, uid: u32, gid: u32) {
     }
 }
 
-fn owner(h: &Husk) -> Option<(u32, u32)> {
+/// Rootless, the test user (root in husk's namespace); rootful, none.
+pub fn owner_of_scratch(h: &Husk) -> Option<(u32, u32)> {
     if !h.is_rootless() {
         return None;
     }
@@ -80,11 +81,17 @@ fn owner(h: &Husk) -> Option<(u32, u32)> {
 /// Once `husk pull` is in main, this becomes `vec!["busybox".into()]`
 /// (after `h.use_registry(..)` and a pull).
 pub fn member_image(h: &Husk) -> Vec<String> {
+    member_image_owned_by(h, owner_of_scratch(h))
+}
+
+/// [`member_image`] with its files owned by `ids` (host uid, gid), such as
+/// the first ids of a pod's own user namespace.
+pub fn member_image_owned_by(h: &Husk, ids: Option<(u32, u32)>) -> Vec<String> {
     let dir = h.scratch().join(unique("rootfs"));
     let img = husk_tests::fixtures::cached("busybox");
     husk_tests::bundle::unpack_image(&img.layout_dir, &dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    if let Some((uid, gid)) = owner(h) {
+    if let Some((uid, gid)) = ids {
         chown_tree(&dir, uid, gid);
     }
     vec!["--rootfs".into(), dir.display().to_string()]

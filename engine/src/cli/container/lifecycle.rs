@@ -103,9 +103,12 @@ pub fn rm_cmd(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<i32> {
         // only the user outside can signal processes of a container's own
         // user namespace (a sibling namespace with the same mapping has no
         // capabilities over it).
+        // What rm will refuse (a pod's infra) must not be stopped first.
         let eng = ctx.engine(false)?;
         for (_, rec) in &targets {
-            let _ = stop::stop(eng, rec, a.time);
+            if crate::pod::member::refuse_infra_removal(eng, rec).is_ok() {
+                let _ = stop::stop(eng, rec, a.time);
+            }
         }
     }
     let eng = ctx.engine(true)?;
