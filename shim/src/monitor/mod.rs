@@ -45,6 +45,10 @@ struct Monitor {
     signals: OwnedFd,
     pidfd: Option<OwnedFd>,
     started_watch: Option<OwnedFd>,
+    /// fds whose close is left to the process's exit: closing an inotify
+    /// instance waits for an SRCU grace period (about 13 ms here), which
+    /// would stall the loop while the container's output waits.
+    retired: Vec<OwnedFd>,
     pid: i32,
     cgroup: husk_runtime::cgroup::Cgroup,
     started_at: Option<Nanos>,
@@ -194,7 +198,7 @@ impl Monitor {
             self.started_at.get_or_insert_with(timestamp::now_nanos);
         }
         if self.started_at.is_some() || !fifo.exists() {
-            self.started_watch = None;
+            self.retired.extend(self.started_watch.take());
         }
     }
 
