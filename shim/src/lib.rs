@@ -21,6 +21,7 @@ pub mod exit;
 pub mod logs;
 mod monitor;
 pub mod proto;
+mod resident;
 mod sockpath;
 pub mod spawn;
 mod sys;

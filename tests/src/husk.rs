@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::bundle::{unique, Output, TARGET_DIR_ENV};
 use crate::registry::Registry;
 use crate::rootless::TestUser;
@@ -43,20 +45,27 @@ pub fn husk_binary() -> PathBuf {
     p
 }
 
-/// A world-executable copy of [`husk_binary`] (the checkout may be under a
-/// 0700 home), made once per test process.
+/// A world-executable copy of [`husk_binary`] for the test user (the
+/// checkout may be under a 0700 home), keyed by content
+/// (`<tmp>/husk-bin-<hash>/husk`): every test process of one build shares
+/// one copy instead of leaving a copy each.
 pub fn shared_husk_binary() -> PathBuf {
     static SHARED: OnceLock<PathBuf> = OnceLock::new();
     SHARED
         .get_or_init(|| {
-            let src = husk_binary();
-            let dir = std::env::temp_dir().join(unique("husk-bin"));
-            fs::create_dir_all(&dir).unwrap();
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-            let dst = dir.join(HUSK_BIN);
-            fs::copy(&src, &dst).unwrap();
-            fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-            dst
+            let bytes = fs::read(husk_binary()).expect("reading husk");
+            let key = hex::encode(&Sha256::digest(&bytes)[..8]);
+            let dir = std::env::temp_dir().join(format!("husk-bin-{key}"));
+            let target = dir.join(HUSK_BIN);
+            if !target.is_file() {
+                fs::create_dir_all(&dir).unwrap();
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+                let tmp = dir.join(format!(".{}", unique("husk")));
+                fs::write(&tmp, &bytes).unwrap();
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+                fs::rename(&tmp, &target).unwrap();
+            }
+            target
         })
         .clone()
 }

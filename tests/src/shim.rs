@@ -7,61 +7,19 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::bundle::{
-    status_timeout, unique, wait_readable, Bundle, Output, Runtime, TARGET_DIR_ENV,
-};
+use crate::bundle::{status_timeout, wait_readable, Bundle, Output, Runtime};
 use crate::rootless::TestUser;
 
-/// Name of the engine binary.
-pub const HUSK_BIN: &str = "husk";
-
-/// The `husk` binary under test (`$HUSK_TARGET_DIR/husk`, else next to the
-/// test binary's `deps/`). Panics with a hint when it is missing.
-pub fn husk_binary() -> PathBuf {
-    let rt = crate::bundle::runtime_binary();
-    let p = rt.with_file_name(HUSK_BIN);
-    if !p.is_file() {
-        panic!(
-            "{} not found: run `cargo build --workspace --bins` first, or set {TARGET_DIR_ENV}",
-            p.display()
-        );
-    }
-    p
-}
-
-/// A world-executable copy of [`husk_binary`] for the test user, keyed by
-/// content (`<tmp>/husk-bin-<hash>/husk`).
-pub fn shared_husk_binary() -> PathBuf {
-    static SHARED: OnceLock<PathBuf> = OnceLock::new();
-    SHARED
-        .get_or_init(|| {
-            let bytes = fs::read(husk_binary()).expect("reading husk");
-            let key = hex::encode(&Sha256::digest(&bytes)[..8]);
-            let dir = std::env::temp_dir().join(format!("husk-bin-{key}"));
-            let target = dir.join(HUSK_BIN);
-            if !target.is_file() {
-                fs::create_dir_all(&dir).unwrap();
-                fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-                let tmp = dir.join(format!(".{}", unique("husk")));
-                fs::write(&tmp, &bytes).unwrap();
-                fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
-                fs::rename(&tmp, &target).unwrap();
-            }
-            target
-        })
-        .clone()
-}
+pub use crate::husk::{husk_binary, shared_husk_binary, HUSK_BIN};
 
 /// A state root, a work directory for logs, exit files and attach sockets,
 /// and the binaries, as root or as the test user.

@@ -156,6 +156,7 @@ fn monitor_main(cfg: ShimConfig, spawn: OwnedFd) -> i32 {
         Ok(mut m) => {
             drop(spawn);
             sys::trim_heap();
+            crate::resident::drop_clean_text();
             m.run();
             m.finish();
             0
