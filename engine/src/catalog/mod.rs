@@ -153,10 +153,23 @@ impl Catalog {
         // WAL: readers never block the writer; NORMAL: no fsync per commit
         // (a commit survives a crash of husk, the WAL is synced at
         // checkpoints), which keeps parallel runs from queueing on fsync.
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        )
-        .map_err(err)?;
+        // Switching a new database to WAL can answer SQLITE_BUSY at once,
+        // without the busy handler, while another process does the same:
+        // retry for a while.
+        let pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match conn.execute_batch(pragmas) {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         let cat = Catalog {
             conn,
             path: path.to_path_buf(),
