@@ -80,14 +80,6 @@ pub fn drop_clean_text() -> usize {
         if rc == 0 {
             advised += m.end - m.start;
         }
-        // SAFETY: as above; MADV_RANDOM only changes how faults read ahead.
-        unsafe {
-            libc::madvise(
-                m.start as *mut libc::c_void,
-                m.end - m.start,
-                libc::MADV_RANDOM,
-            )
-        };
     }
     advised
 }

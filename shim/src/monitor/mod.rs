@@ -194,10 +194,11 @@ impl Monitor {
             .state_root
             .join(&self.cfg.id)
             .join(husk_runtime::state::EXEC_FIFO);
-        if self.ended.is_none() && (saw || !fifo.exists()) {
+        let removed = !fifo.exists();
+        if self.ended.is_none() && (saw || removed) {
             self.started_at.get_or_insert_with(timestamp::now_nanos);
         }
-        if self.started_at.is_some() || !fifo.exists() {
+        if self.started_at.is_some() || removed {
             self.retired.extend(self.started_watch.take());
         }
     }
