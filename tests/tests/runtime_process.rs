@@ -205,10 +205,13 @@ fn loopback_is_up_in_a_new_network_namespace() {
     let rt = Runtime::new();
     // The default bundle has a new network namespace: lo is up and a TCP
     // connection to 127.0.0.1 goes through (the client retries until the
-    // listener is there).
-    let script = "cat /sys/class/net/lo/flags; nc -l -p 7777 >/tmp/got & \
+    // listener is there). The listener's stdin never ends: busybox nc
+    // shuts its sending side at stdin's end, and the client, seeing that,
+    // could leave before sending.
+    let script = "cat /sys/class/net/lo/flags; mkfifo /tmp/in; \
+        nc -l -p 7777 </tmp/in >/tmp/got & exec 3>/tmp/in; \
         for i in $(seq 50); do echo pong | nc 127.0.0.1 7777 && break; sleep 0.1; done; \
-        wait; cat /tmp/got";
+        wait $!; cat /tmp/got";
     let b = Bundle::new("busybox", &["sh", "-c", script]);
     let out = rt.run(&b, &unique("lo"));
     out.ok();

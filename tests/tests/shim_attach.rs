@@ -92,8 +92,10 @@ fn without_i_stdin_is_dev_null() {
     h.spawn_ok(&b, &id, &[]);
     let mut c = AttachConn::connect(&h.socket(&id));
     assert_eq!(c.flags, 0, "HELLO flags without -i and -t");
-    h.start(&id);
+    // Sent before the start: once started, the container ends at once and
+    // the shim may close the connection before a later write gets there.
     c.stdin(b"ignored\n");
+    h.start(&id);
     let got = c.until_exit();
     assert_eq!(got.stdout, b"bye\n");
     assert_eq!(got.exit, Some(9));
@@ -126,6 +128,39 @@ fn two_attachers_at_once() {
         assert_eq!(String::from_utf8_lossy(&g.stderr), want_err);
         assert_eq!(g.exit, Some(7));
     }
+}
+
+/// Attachers that hang up while the container writes do not take the shim
+/// down: the one that stays sees the output go on and the exit code.
+#[test]
+fn attachers_hanging_up_during_output() {
+    let h = ShimHost::new();
+    let b = Bundle::new(
+        "busybox",
+        &[
+            "sh",
+            "-c",
+            "while :; do echo spam; done & read l; kill $!; echo last; exit 5",
+        ],
+    );
+    let id = unique("churn");
+    h.spawn_ok(&b, &id, &["-i"]);
+    h.start(&id);
+    for _ in 0..200 {
+        let mut c = AttachConn::connect(&h.socket(&id));
+        // Some leave with output queued for them, some at once.
+        c.read_until(Duration::from_millis(1), |r| !r.stdout.is_empty());
+    }
+    let mut keep = AttachConn::connect(&h.socket(&id));
+    assert!(
+        keep.read_until(status_timeout(), |r| r.stdout.len() > 100),
+        "output stopped after the hang-ups: {:?}",
+        keep.got
+    );
+    keep.stdin(b"go\n");
+    let got = keep.until_exit();
+    assert!(String::from_utf8_lossy(&got.stdout).ends_with("last\n"));
+    assert_eq!(got.exit, Some(5));
 }
 
 fn pty_resize(h: &ShimHost, b: &Bundle) {

@@ -32,6 +32,9 @@ pub struct Client {
     small_len: usize,
     /// Output accepted but not yet written.
     pub pending: Vec<u8>,
+    /// Hung up or broke the protocol; dropped once the current poll round
+    /// is over (dropping it earlier would shift the round's client slots).
+    pub gone: bool,
 }
 
 impl Client {
@@ -47,6 +50,7 @@ impl Client {
             small: [0; 4],
             small_len: 0,
             pending: Vec::new(),
+            gone: false,
         };
         if !c.send(proto::HELLO, &[flags]) {
             return Err(std::io::ErrorKind::BrokenPipe.into());

@@ -71,7 +71,9 @@ enum Slot {
 
 impl Monitor {
     fn output_blocked(&self) -> bool {
-        self.clients.iter().any(|c| !c.pending.is_empty())
+        self.clients
+            .iter()
+            .any(|c| !c.gone && !c.pending.is_empty())
     }
 
     fn done(&self) -> bool {
@@ -139,7 +141,6 @@ impl Monitor {
                 // Leftover processes hold the output open but say nothing.
                 break;
             }
-            let mut gone: Vec<usize> = Vec::new();
             for (pfd, slot) in fds.iter().zip(slots.iter()) {
                 if pfd.revents == 0 {
                     continue;
@@ -156,15 +157,14 @@ impl Monitor {
                     Slot::Input => self.write_input(),
                     Slot::Listener => self.accept(),
                     Slot::Client(n) => {
-                        if !self.serve_client(n, pfd.revents) {
-                            gone.push(n);
+                        if !self.clients[n].gone && !self.serve_client(n, pfd.revents) {
+                            self.clients[n].gone = true;
                         }
                     }
                 }
             }
-            for n in gone.into_iter().rev() {
-                self.clients.swap_remove(n);
-            }
+            // Only now: the slots above index `clients` as it was polled.
+            self.clients.retain(|c| !c.gone);
         }
         self.log.flush();
     }
@@ -220,7 +220,9 @@ impl Monitor {
                     Stream::Stdout => proto::STDOUT,
                     Stream::Stderr => proto::STDERR,
                 };
-                self.clients.retain_mut(|c| c.send(ty, data));
+                for c in self.clients.iter_mut().filter(|c| !c.gone) {
+                    c.gone = !c.send(ty, data);
+                }
                 return;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
