@@ -23,6 +23,10 @@ script="set -e; echo \"cgroup: \$(stat -f -c %T /sys/fs/cgroup)\";"
 for b in "${bins[@]}"; do
   script+=" echo \"== $(basename "$b") (pure cgroup v2)\"; $b --test-threads=2 --skip rootless;"
 done
-VM_TIMEOUT=${VM_TIMEOUT:-900} VM_SHARE_USR=1 \
+# Every kernel message reaches the console (VM_DEBUG=1), so that a soft
+# lockup or a hung task seen in the guest comes with its stack; the boot's
+# own messages, up to the first test binary, are dropped.
+VM_TIMEOUT=${VM_TIMEOUT:-600} VM_SHARE_USR=1 VM_DEBUG=1 \
 VM_ENV="HUSK_TARGET_DIR=$target HUSK_BUSYBOX=/bin/busybox TMPDIR=/tmp RUST_BACKTRACE=1 HUSK_TEST_TIMEOUT=60" \
-  bash "$vm" "$repo" sh -c "$script"
+  bash "$vm" "$repo" sh -c "$script" 2>&1 |
+  awk '/^== / { tests = 1 } tests || !/^\[ *[0-9]+\.[0-9]+\]/ { print; fflush() }'
