@@ -2,7 +2,7 @@
 //! kernel allows it, through newuidmap/newgidmap for rootless multi-range maps.
 
 use std::fs;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use nix::unistd::{getegid, geteuid, Pid};
 use oci_spec::runtime::LinuxIdMapping;
@@ -63,17 +63,56 @@ pub fn write_maps(pid: Pid, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
         let path = format!("/proc/{pid}/setgroups");
         fs::write(&path, "deny").ctx(|| format!("writing {path}"))?;
     }
-    write_one(pid, MapKind::Uid, uids)?;
-    write_one(pid, MapKind::Gid, gids)
+    // Both maps at once: each helper is a setuid exec of a few ms, and the
+    // kernel does not care which map is written first.
+    let uid = start_one(pid, MapKind::Uid, uids)?;
+    let gid = start_one(pid, MapKind::Gid, gids);
+    let uid = uid.finish();
+    let gid = gid?.finish();
+    uid.and(gid)
 }
 
-fn write_one(pid: Pid, kind: MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
+/// A map being written: already done, or a helper still running.
+enum Pending<'a> {
+    Done,
+    Helper {
+        kind: MapKind,
+        maps: &'a [LinuxIdMapping],
+        child: std::process::Child,
+    },
+}
+
+impl Pending<'_> {
+    /// Waits for the helper, if any, and reports how it went.
+    fn finish(self) -> Result<()> {
+        let Pending::Helper { kind, maps, child } = self else {
+            return Ok(());
+        };
+        let out = child
+            .wait_with_output()
+            .map_err(|e| RuntimeError::sys(format!("waiting for {}", kind.helper()), e))?;
+        if !out.status.success() {
+            return Err(RuntimeError::Spec(format!(
+                "{} {} failed: {} (check /etc/sub{}id ranges for this user)",
+                kind.helper(),
+                format_map(maps).trim().replace('\n', ", "),
+                String::from_utf8_lossy(&out.stderr).trim(),
+                if kind == MapKind::Uid { "u" } else { "g" }
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Writes one map directly, or starts its helper.
+fn start_one(pid: Pid, kind: MapKind, maps: &[LinuxIdMapping]) -> Result<Pending<'_>> {
     if maps.is_empty() {
-        return Ok(());
+        return Ok(Pending::Done);
     }
     if writable_directly(kind, maps) {
         let path = format!("/proc/{pid}/{}", kind.file());
-        return fs::write(&path, format_map(maps)).ctx(|| format!("writing {path}"));
+        fs::write(&path, format_map(maps)).ctx(|| format!("writing {path}"))?;
+        return Ok(Pending::Done);
     }
     let mut cmd = Command::new(kind.helper());
     cmd.arg(pid.to_string());
@@ -82,7 +121,10 @@ fn write_one(pid: Pid, kind: MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
             .arg(m.host_id().to_string())
             .arg(m.size().to_string());
     }
-    let out = cmd.output().map_err(|e| {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| {
         RuntimeError::sys(
             format!(
                 "running {} (install the uidmap package for multi-range rootless maps)",
@@ -91,16 +133,7 @@ fn write_one(pid: Pid, kind: MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
             e,
         )
     })?;
-    if !out.status.success() {
-        return Err(RuntimeError::Spec(format!(
-            "{} {} failed: {} (check /etc/sub{}id ranges for this user)",
-            kind.helper(),
-            format_map(maps).trim().replace('\n', ", "),
-            String::from_utf8_lossy(&out.stderr).trim(),
-            if kind == MapKind::Uid { "u" } else { "g" }
-        )));
-    }
-    Ok(())
+    Ok(Pending::Helper { kind, maps, child })
 }
 
 /// Maps container id `id` to its host id through `maps`, if mapped.
