@@ -122,6 +122,27 @@ fn all(args: &[String]) -> Result<()> {
             }
         }
     }
+    // The shim's memory, with its own flags, last: it needs no peer.
+    eprintln!("husk-bench all: shim-rss");
+    let md = out.join("shim-rss.md");
+    let mut own: Vec<String> = vec![
+        "--json".into(),
+        out.join("shim-rss.json").display().to_string(),
+        "--markdown".into(),
+        md.display().to_string(),
+    ];
+    if quick {
+        own.extend(["-n", "2", "--rounds", "3"].map(String::from));
+    }
+    match shim_rss::main(&own).and_then(|()| Ok(std::fs::read_to_string(&md)?)) {
+        Ok(t) => summary.push_str(&format!(
+            "\n### Shim RSS: idle shims holding a busybox sleep\n\n{t}\n"
+        )),
+        Err(e) => {
+            summary.push_str(&format!("\n### shim-rss\n\nfailed: {e:#}\n"));
+            failed.push("shim-rss");
+        }
+    }
     let summary = format!(
         "## Benchmark summary\n\n`husk-bench all{}`: {}\n{summary}",
         if quick { " --quick" } else { "" },
