@@ -120,7 +120,14 @@ fn two_attachers_at_once() {
     h.start(&id);
     // Input from either reaches the container.
     y.stdin(b"from-y\n");
-    let (gx, gy) = (x.until_exit(), y.until_exit());
+    // Both read at once: the shim stops reading the container while any
+    // attacher has output queued (backpressure), so a client left unread
+    // would stall the other one.
+    let (gx, gy) = std::thread::scope(|s| {
+        let tx = s.spawn(|| x.until_exit());
+        let gy = y.until_exit();
+        (tx.join().expect("reader of x"), gy)
+    });
     let want_out: String = (1..=500).map(|i| format!("out{i}\n")).collect::<String>() + "from-y\n";
     let want_err: String = (1..=500).map(|i| format!("err{i}\n")).collect();
     for g in [&gx, &gy] {
@@ -140,7 +147,7 @@ fn attachers_hanging_up_during_output() {
         &[
             "sh",
             "-c",
-            "while :; do echo spam; done & read l; kill $!; echo last; exit 5",
+            "while :; do echo spam; done & read l; kill $!; wait $!; echo last; exit 5",
         ],
     );
     let id = unique("churn");
