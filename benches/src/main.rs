@@ -134,7 +134,7 @@ fn all(args: &[String]) -> Result<()> {
     if quick {
         own.extend(["-n", "2", "--rounds", "3"].map(String::from));
     }
-    match shim_rss::main(&own).and_then(|()| Ok(std::fs::read_to_string(&md)?)) {
+    match shim_rss::main(&own).and_then(|()| std::fs::read_to_string(&md).map_err(Into::into)) {
         Ok(t) => summary.push_str(&format!(
             "\n### Shim RSS: idle shims holding a busybox sleep\n\n{t}\n"
         )),
