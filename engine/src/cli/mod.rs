@@ -8,6 +8,7 @@ pub mod error;
 pub mod image;
 pub mod inspect;
 pub mod pod;
+mod quick;
 mod system;
 
 use std::ffi::OsString;
@@ -138,24 +139,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
         println!("husk version {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    let sub = {
-        use clap::CommandFactory;
-        let cmd = Cli::command();
-        let names: Vec<String> = cmd
-            .get_subcommands()
-            .flat_map(|c| {
-                std::iter::once(c.get_name().to_owned())
-                    .chain(c.get_all_aliases().map(str::to_owned))
-            })
-            .collect();
-        args.iter()
-            .skip(1)
-            .map(|a| a.to_string_lossy().into_owned())
-            .find(|a| names.contains(a))
-    };
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match quick::parse(&args).map_or_else(|| Cli::try_parse_from(&args), Ok) {
         Ok(c) => c,
-        Err(e) => return usage_error(e, sub.as_deref()),
+        Err(e) => return usage_error(e, subcommand_named(&args).as_deref()),
     };
     let trace = match crate::trace::Session::begin(
         cli.global.trace.as_deref(),
@@ -178,6 +164,22 @@ pub fn run(args: Vec<OsString>) -> i32 {
     };
     trace.finish();
     code
+}
+
+/// The first argument that names a subcommand (for "See 'husk X --help'").
+fn subcommand_named(args: &[OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_owned()).chain(c.get_all_aliases().map(str::to_owned))
+        })
+        .collect();
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .find(|a| names.contains(a))
 }
 
 /// Prints a command-line error as podman does (`Error: unknown flag:
