@@ -1,6 +1,7 @@
 //! The `husk` binary: the engine's command line, and the modes in which it
 //! re-executes itself (the per-container shim, and `--init` inside a
-//! container and a pod's pause, recognised by argv[0]).
+//! container, a pod's pause and the rootless namespace's holder, recognised
+//! by argv[0]).
 
 use std::process::ExitCode;
 
@@ -20,6 +21,13 @@ fn main() -> ExitCode {
         .is_some_and(|a0| husk_engine::pod::pause::is_pause_argv0(a0))
     {
         return husk_engine::pod::pause::pause_main();
+    }
+    // The rootless user namespace's holder waits the same way.
+    if args
+        .first()
+        .is_some_and(|a0| husk_engine::userns::holder::is_holder_argv0(a0))
+    {
+        return husk_engine::userns::holder::holder_main();
     }
     if args.get(1).is_some_and(|a| a == husk_shim::SHIM_MODE_ARG) {
         return husk_shim::entry(args.into_iter().skip(2).collect());

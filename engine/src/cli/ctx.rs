@@ -121,6 +121,7 @@ impl Ctx {
                 self.paths.host_uid
             );
         }
+        let _t = crate::trace::span("engine.userns");
         crate::userns::enter(&ids)?;
         Ok(())
     }
@@ -154,6 +155,7 @@ impl Ctx {
             self.enter_storage_ns()?;
         }
         if self.engine.is_none() {
+            let _t = crate::trace::span("engine.open");
             let e = Engine::open(self.paths.clone(), self.global.storage_driver.clone())
                 .with_context(|| "opening the catalog".to_string())?;
             self.catalog = None;

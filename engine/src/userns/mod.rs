@@ -1,20 +1,14 @@
 //! husk's rootless user namespace: the same mapping every time (the user's
-//! own uid to 0, then its /etc/subuid range from 1), with a private mount
-//! namespace, entered by every command that touches storage or starts a
-//! container. No long-lived pause process: each command makes the namespace
-//! afresh, and each container's shim keeps its own alive (so the overlay
+//! own uid to 0, then its /etc/subuid range from 1), entered by every
+//! command that touches storage or starts a container. One namespace per
+//! user is kept between commands by a small holder process ([`holder`]);
+//! each command joins it and makes a private mount namespace of its own,
+//! which the shims of the containers it starts keep alive (so the overlay
 //! rootfs mounted there never shows in the host's mount table).
-//!
-//! Entering forks: the child unshares and carries on with the command; the
-//! parent writes the maps (with newuidmap/newgidmap for the ranges), then
-//! waits and exits with the child's status, forwarding signals sent to it.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+pub mod holder;
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 
 pub use crate::container::spec::idmap::{IdContext, IdRange};
@@ -130,40 +124,19 @@ pub fn inside() -> bool {
     husk_runtime::state::in_user_namespace()
 }
 
-/// Enters husk's rootless user and mount namespaces, unless this process is
-/// already inside a user namespace. Returns in the child, which carries on
-/// as root of the namespace; the parent never returns. Call it before any
-/// thread is started.
+/// Enters husk's rootless user namespace (joining its holder's, or making
+/// it and its holder: [`holder`]) and a private mount namespace of this
+/// process, unless this process is already inside a user namespace. The
+/// process carries on as root of the namespace. Call it before any thread
+/// is started.
 pub fn enter(ids: &IdContext) -> Result<(), UsernsError> {
     if inside() {
         return Ok(());
     }
-    let (ready_r, ready_w) = nix::unistd::pipe().map_err(sys("creating a pipe"))?;
-    let (go_r, go_w) = nix::unistd::pipe().map_err(sys("creating a pipe"))?;
-    // SAFETY: called before any thread exists (the CLI's contract); the child
-    // only continues the single-threaded program.
-    match unsafe { fork() }.map_err(sys("forking into the user namespace"))? {
-        ForkResult::Child => {
-            drop(ready_r);
-            drop(go_w);
-            let r = nix::sched::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
-            let byte = [u8::from(r.is_ok())];
-            let _ = nix::unistd::write(&ready_w, &byte);
-            drop(ready_w);
-            r.map_err(sys("creating the rootless user namespace (unshare)"))?;
-            let mut b = [0u8; 1];
-            match nix::unistd::read(go_r.as_raw_fd(), &mut b) {
-                Ok(1) if b[0] == 1 => Ok(()),
-                // The parent failed and said why; it exits with that error.
-                _ => std::process::exit(125),
-            }
-        }
-        ForkResult::Parent { child } => {
-            drop(ready_w);
-            drop(go_r);
-            parent(child, ids, ready_r, go_w)
-        }
-    }
+    let dir = holder::runtime_dir(ids.uid);
+    holder::join_or_make(ids, dir.as_deref())?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(sys("creating husk's private mount namespace"))
 }
 
 /// Joins the user namespace of process `pid` (a container's, which is the
@@ -178,66 +151,16 @@ pub fn join(pid: i32) -> Result<(), UsernsError> {
     })?;
     nix::sched::setns(&f, CloneFlags::CLONE_NEWUSER)
         .map_err(sys("joining the container's user namespace"))?;
+    become_root()
+}
+
+/// Takes uid and gid 0 of the user namespace just joined.
+fn become_root() -> Result<(), UsernsError> {
     let zero_u = nix::unistd::Uid::from_raw(0);
     let zero_g = nix::unistd::Gid::from_raw(0);
     nix::unistd::setresgid(zero_g, zero_g, zero_g).map_err(sys("becoming gid 0"))?;
     nix::unistd::setresuid(zero_u, zero_u, zero_u).map_err(sys("becoming uid 0"))?;
     Ok(())
-}
-
-fn parent(child: Pid, ids: &IdContext, ready: OwnedFd, go: OwnedFd) -> ! {
-    let mut b = [0u8; 1];
-    let unshared = matches!(nix::unistd::read(ready.as_raw_fd(), &mut b), Ok(1) if b[0] == 1);
-    let mapped = unshared
-        && husk_runtime::idmap::write_maps(child, &uid_map(ids), &gid_map(ids))
-            .map_err(|e| eprintln!("Error: {}", UsernsError::from(e)))
-            .is_ok();
-    let _ = nix::unistd::write(&go, &[u8::from(mapped)]);
-    drop(go);
-    std::process::exit(wait_child(child))
-}
-
-/// Signals sent to the parent with kill(2) are passed on; those the terminal
-/// sends reach the child directly (same process group), so they are not
-/// doubled.
-const FORWARDED: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
-
-fn wait_child(child: Pid) -> i32 {
-    let mut set = SigSet::empty();
-    for s in FORWARDED {
-        set.add(s);
-    }
-    set.add(Signal::SIGCHLD);
-    let _ = set.thread_block();
-    loop {
-        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 125,
-        }
-        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
-        // SAFETY: the set is a valid sigset_t and info is written by the call.
-        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
-        if sig <= 0 || sig == libc::SIGCHLD {
-            continue;
-        }
-        // SAFETY: sigwaitinfo returned a signal, so it filled in info.
-        let code = unsafe { info.assume_init() }.si_code;
-        if code == libc::SI_USER || code == libc::SI_QUEUE {
-            if let Ok(s) = Signal::try_from(sig) {
-                let _ = kill(child, s);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
