@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -45,11 +45,25 @@ pub fn is_holder_argv0(argv0: &std::ffi::OsStr) -> bool {
 /// The holder's life: named `husk-userns` (the exec through
 /// /proc/self/exe named it `exe`), then waiting for SIGTERM or SIGINT as a
 /// pod's pause does.
+/// Once named, it tells the husk that made it through [`READY_FD`], so
+/// that no command sees the pid before the name.
 pub fn holder_main() -> std::process::ExitCode {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"husk-userns".as_ptr()) };
+    // SAFETY: fstat fills the local struct; write and close act on fd 3
+    // only when it is a pipe, which the spawning husk left there.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(READY_FD, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO {
+            libc::write(READY_FD, [1u8].as_ptr().cast(), 1);
+            libc::close(READY_FD);
+        }
+    }
     crate::pod::pause::pause_main()
 }
+
+/// The fd on which a new holder reports that it is up (a pipe).
+const READY_FD: i32 = 3;
 
 /// The directory of the holder's pid file for host user `uid`:
 /// `$XDG_RUNTIME_DIR`, else `/tmp/husk-UID` (made 0700 here). `None` when
@@ -105,7 +119,7 @@ fn owner_uid(ns: &File) -> Option<u32> {
 fn holder_ns(pid: i32, ids: &IdContext) -> Option<File> {
     let ns = File::open(format!("/proc/{pid}/ns/user")).ok()?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    if comm.trim_end() != HOLDER_ARGV0 || owner_uid(&ns) != Some(ids.uid) {
+    if comm.trim_end() != HOLDER_ARGV0 || owner_uid(&ns) != Some(ids.uid) || !alive(pid) {
         return None;
     }
     if read_map(&format!("/proc/{pid}/uid_map"))? != wanted(&super::uid_map(ids))
@@ -118,6 +132,19 @@ fn holder_ns(pid: i32, ids: &IdContext) -> Option<File> {
     let now = std::fs::metadata(format!("/proc/{pid}/ns/user")).ok()?;
     let opened = ns.metadata().ok()?;
     (now.ino() == opened.ino() && now.dev() == opened.dev()).then_some(ns)
+}
+
+/// Whether `pid` is running, not a zombie left unreaped (a killed holder
+/// whose parent has not waited for it yet).
+fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised name, which may hold anything.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
 }
 
 fn recorded(file: &Path, ids: &IdContext) -> Option<File> {
@@ -191,30 +218,32 @@ fn record(file: &Path, pid: Pid) {
 
 /// Forks the holder: the child makes a new user namespace, waits for the
 /// maps this process writes (newuidmap/newgidmap), then re-executes husk
-/// as `husk-userns` in a session of its own, with no open files. Returns
-/// its pid and its namespace. Call it single-threaded.
+/// as `husk-userns` in a session of its own, with no environment and no
+/// open files but /dev/null and the pipe on which it reports that it is
+/// up. Returns its pid and its namespace once it is. Call it
+/// single-threaded.
 fn spawn(ids: &IdContext) -> Result<(Pid, File), UsernsError> {
-    let (ready_r, ready_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("creating a pipe"))?;
-    let (go_r, go_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("creating a pipe"))?;
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("creating a pipe"));
+    let (unshared_r, unshared_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    let (up_r, up_w) = pipe()?;
     // Prepared before the fork: the child only makes system calls.
-    let exe = c"/proc/self/exe";
     let argv0 = std::ffi::CString::new(HOLDER_ARGV0).expect("no NUL");
-    let devnull = c"/dev/null";
+    let fds = ChildFds {
+        unshared: unshared_w.as_raw_fd(),
+        go: go_r.as_raw_fd(),
+        up: up_w.as_raw_fd(),
+        parents: [unshared_r.as_raw_fd(), go_w.as_raw_fd(), up_r.as_raw_fd()],
+    };
     // SAFETY: the caller is single-threaded; the child only makes system
     // calls and then execs or exits.
     match unsafe { fork() }.map_err(sys("forking husk's user namespace holder"))? {
-        ForkResult::Child => {
-            drop(ready_r);
-            drop(go_w);
-            child(ready_w, go_r, exe, &argv0, devnull)
-        }
+        ForkResult::Child => child(&fds, &argv0),
         ForkResult::Parent { child } => {
-            drop(ready_w);
-            drop(go_r);
-            let made = parent(child, ids, &ready_r, go_w);
+            drop((unshared_w, go_r, up_w));
+            let made = parent(child, ids, &unshared_r, go_w, &up_r);
             if made.is_err() {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(child, None);
             }
             made.map(|ns| (child, ns))
@@ -222,45 +251,64 @@ fn spawn(ids: &IdContext) -> Result<(Pid, File), UsernsError> {
     }
 }
 
-fn child(
-    ready: OwnedFd,
-    go: OwnedFd,
-    exe: &std::ffi::CStr,
-    argv0: &std::ffi::CStr,
-    devnull: &std::ffi::CStr,
-) -> ! {
-    let _ = nix::unistd::setsid();
-    let ok = nix::sched::unshare(CloneFlags::CLONE_NEWUSER).is_ok();
-    let _ = nix::unistd::write(&ready, &[u8::from(ok)]);
-    let mut b = [0u8; 1];
-    if !ok || !matches!(nix::unistd::read(go.as_raw_fd(), &mut b), Ok(1) if b[0] == 1) {
-        // SAFETY: _exit ends the process without running anything else.
-        unsafe { libc::_exit(1) };
-    }
-    // SAFETY: plain system calls on fds and NUL-terminated strings prepared
-    // before the fork; execv replaces the process or returns an error.
+/// The child's ends of the set-up pipes.
+struct ChildFds {
+    unshared: RawFd,
+    go: RawFd,
+    up: RawFd,
+    /// The parent's ends, closed first (a `go` write end left open here
+    /// would keep the child waiting if the parent fails).
+    parents: [RawFd; 3],
+}
+
+fn child(fds: &ChildFds, argv0: &std::ffi::CStr) -> ! {
+    // SAFETY: plain system calls on fds this process owns and on strings
+    // prepared before the fork; execve replaces the process or fails, and
+    // _exit ends it without running anything else.
     unsafe {
-        let null = libc::open(devnull.as_ptr(), libc::O_RDWR);
+        for fd in fds.parents {
+            libc::close(fd);
+        }
+        libc::setsid();
+        let ok = libc::unshare(libc::CLONE_NEWUSER) == 0;
+        libc::write(fds.unshared, [u8::from(ok)].as_ptr().cast(), 1);
+        let mut b = 0u8;
+        if !ok || libc::read(fds.go, (&mut b as *mut u8).cast(), 1) != 1 || b != 1 {
+            libc::_exit(1);
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        // Above the fds it replaces, then onto READY_FD without CLOEXEC.
+        let up = libc::fcntl(fds.up, libc::F_DUPFD_CLOEXEC, 10);
         for fd in 0..3 {
             libc::dup2(null, fd);
         }
-        // Nothing but 0-2 survives the exec.
+        libc::dup2(up, READY_FD);
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            READY_FD as u32 + 1,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
         let argv = [argv0.as_ptr(), std::ptr::null()];
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
-        libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), envp.as_ptr());
         libc::_exit(127)
     }
 }
 
-fn parent(child: Pid, ids: &IdContext, ready: &OwnedFd, go: OwnedFd) -> Result<File, UsernsError> {
+fn read_byte(fd: &OwnedFd) -> Option<u8> {
     let mut b = [0u8; 1];
-    if !matches!(nix::unistd::read(ready.as_raw_fd(), &mut b), Ok(1) if b[0] == 1) {
+    matches!(nix::unistd::read(fd.as_raw_fd(), &mut b), Ok(1)).then_some(b[0])
+}
+
+fn parent(
+    child: Pid,
+    ids: &IdContext,
+    unshared: &OwnedFd,
+    go: OwnedFd,
+    up: &OwnedFd,
+) -> Result<File, UsernsError> {
+    if read_byte(unshared) != Some(1) {
         return Err(UsernsError::Sys {
             what: "creating the rootless user namespace (unshare)",
             source: nix::errno::Errno::EPERM,
@@ -272,6 +320,14 @@ fn parent(child: Pid, ids: &IdContext, ready: &OwnedFd, go: OwnedFd) -> Result<F
     })?;
     husk_runtime::idmap::write_maps(child, &super::uid_map(ids), &super::gid_map(ids))?;
     nix::unistd::write(&go, &[1]).map_err(sys("starting the namespace holder"))?;
+    drop(go);
+    // End of file instead of the byte: the exec failed.
+    if read_byte(up) != Some(1) {
+        return Err(UsernsError::Sys {
+            what: "starting the namespace holder (husk-userns)",
+            source: nix::errno::Errno::ENOEXEC,
+        });
+    }
     Ok(ns)
 }
 
