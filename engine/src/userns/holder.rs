@@ -29,8 +29,12 @@ use oci_spec::runtime::LinuxIdMapping;
 
 use super::{sys, IdContext, UsernsError};
 
-/// The argv[0] file name that selects holder mode in `main`.
+/// The argv[0] file name that selects holder mode in `main`, and the
+/// holder's process name.
 pub const HOLDER_ARGV0: &str = "husk-userns";
+
+/// [`HOLDER_ARGV0`] for system calls.
+const HOLDER_ARGV0_C: &std::ffi::CStr = c"husk-userns";
 
 /// The pid file's name in the runtime directory.
 pub const PID_FILE: &str = "husk-userns.pid";
@@ -45,11 +49,12 @@ pub fn is_holder_argv0(argv0: &std::ffi::OsStr) -> bool {
 /// The holder's life: named `husk-userns` (the exec through
 /// /proc/self/exe named it `exe`), then waiting for SIGTERM or SIGINT as a
 /// pod's pause does.
+///
 /// Once named, it tells the husk that made it through [`READY_FD`], so
 /// that no command sees the pid before the name.
 pub fn holder_main() -> std::process::ExitCode {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"husk-userns".as_ptr()) };
+    unsafe { libc::prctl(libc::PR_SET_NAME, HOLDER_ARGV0_C.as_ptr()) };
     // SAFETY: fstat fills the local struct; write and close act on fd 3
     // only when it is a pipe, which the spawning husk left there.
     unsafe {
@@ -137,14 +142,7 @@ fn holder_ns(pid: i32, ids: &IdContext) -> Option<File> {
 /// Whether `pid` is running, not a zombie left unreaped (a killed holder
 /// whose parent has not waited for it yet).
 fn alive(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the parenthesised name, which may hold anything.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, r)| r.trim_start().chars().next());
-    !matches!(state, None | Some('Z' | 'X'))
+    husk_runtime::state::proc_stat(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
 }
 
 fn recorded(file: &Path, ids: &IdContext) -> Option<File> {
@@ -161,41 +159,36 @@ fn join_ns(ns: &File) -> Result<(), UsernsError> {
 
 /// Joins the recorded holder's namespace, or makes a holder and joins its
 /// namespace; with no usable runtime directory the holder lives only as
-/// long as this call. Returns whether an existing holder was joined.
-pub fn join_or_make(ids: &IdContext, dir: Option<&Path>) -> Result<bool, UsernsError> {
+/// long as this call.
+pub fn join_or_make(ids: &IdContext, dir: Option<&Path>) -> Result<(), UsernsError> {
     let Some(dir) = dir else {
         let (pid, ns) = spawn(ids)?;
         join_ns(&ns)?;
         // This process now keeps the namespace itself.
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
-        return Ok(false);
+        return Ok(());
     };
     let file = dir.join(PID_FILE);
     if let Some(ns) = recorded(&file, ids) {
-        join_ns(&ns)?;
-        return Ok(true);
+        return join_ns(&ns);
     }
     // Only one command makes the holder: the others wait here, then find
     // and join the winner's.
-    let lock = File::options()
+    let _locked = File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .open(dir.join("husk-userns.lock"))
-        .ok();
-    let _locked = lock.as_ref().and_then(|l| {
-        nix::fcntl::Flock::lock(l.try_clone().ok()?, nix::fcntl::FlockArg::LockExclusive).ok()
-    });
+        .ok()
+        .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
     if let Some(ns) = recorded(&file, ids) {
-        join_ns(&ns)?;
-        return Ok(true);
+        return join_ns(&ns);
     }
     let (pid, ns) = spawn(ids)?;
     record(&file, pid);
-    join_ns(&ns)?;
-    Ok(false)
+    join_ns(&ns)
 }
 
 /// Writes the pid file whole (a temporary file renamed over it), so a
@@ -227,8 +220,6 @@ fn spawn(ids: &IdContext) -> Result<(Pid, File), UsernsError> {
     let (unshared_r, unshared_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let (up_r, up_w) = pipe()?;
-    // Prepared before the fork: the child only makes system calls.
-    let argv0 = std::ffi::CString::new(HOLDER_ARGV0).expect("no NUL");
     let fds = ChildFds {
         unshared: unshared_w.as_raw_fd(),
         go: go_r.as_raw_fd(),
@@ -238,7 +229,7 @@ fn spawn(ids: &IdContext) -> Result<(Pid, File), UsernsError> {
     // SAFETY: the caller is single-threaded; the child only makes system
     // calls and then execs or exits.
     match unsafe { fork() }.map_err(sys("forking husk's user namespace holder"))? {
-        ForkResult::Child => child(&fds, &argv0),
+        ForkResult::Child => child(&fds),
         ForkResult::Parent { child } => {
             drop((unshared_w, go_r, up_w));
             let made = parent(child, ids, &unshared_r, go_w, &up_r);
@@ -261,9 +252,9 @@ struct ChildFds {
     parents: [RawFd; 3],
 }
 
-fn child(fds: &ChildFds, argv0: &std::ffi::CStr) -> ! {
-    // SAFETY: plain system calls on fds this process owns and on strings
-    // prepared before the fork; execve replaces the process or fails, and
+fn child(fds: &ChildFds) -> ! {
+    // SAFETY: plain system calls on fds this process owns and on static
+    // strings; execve replaces the process or fails, and
     // _exit ends it without running anything else.
     unsafe {
         for fd in fds.parents {
@@ -289,7 +280,7 @@ fn child(fds: &ChildFds, argv0: &std::ffi::CStr) -> ! {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
-        let argv = [argv0.as_ptr(), std::ptr::null()];
+        let argv = [HOLDER_ARGV0_C.as_ptr(), std::ptr::null()];
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
         libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), envp.as_ptr());
         libc::_exit(127)
@@ -314,10 +305,7 @@ fn parent(
             source: nix::errno::Errno::EPERM,
         });
     }
-    let ns = File::open(format!("/proc/{child}/ns/user")).map_err(|e| UsernsError::Sys {
-        what: "opening the new user namespace",
-        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let ns = super::open_ns(child.as_raw(), "opening the new user namespace")?;
     husk_runtime::idmap::write_maps(child, &super::uid_map(ids), &super::gid_map(ids))?;
     nix::unistd::write(&go, &[1]).map_err(sys("starting the namespace holder"))?;
     drop(go);

@@ -144,14 +144,18 @@ pub fn enter(ids: &IdContext) -> Result<(), UsernsError> {
 /// running rootless container from outside (`exec`). The process must be
 /// single-threaded.
 pub fn join(pid: i32) -> Result<(), UsernsError> {
-    let path = format!("/proc/{pid}/ns/user");
-    let f = std::fs::File::open(&path).map_err(|e| UsernsError::Sys {
-        what: "opening the container's user namespace",
-        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let f = open_ns(pid, "opening the container's user namespace")?;
     nix::sched::setns(&f, CloneFlags::CLONE_NEWUSER)
         .map_err(sys("joining the container's user namespace"))?;
     become_root()
+}
+
+/// Opens `/proc/PID/ns/user`.
+fn open_ns(pid: i32, what: &'static str) -> Result<std::fs::File, UsernsError> {
+    std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(|e| UsernsError::Sys {
+        what,
+        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })
 }
 
 /// Takes uid and gid 0 of the user namespace just joined.
