@@ -224,6 +224,19 @@ impl TestUser {
     }
 }
 
+/// A process's `uid_map` or `gid_map` (`file`) as
+/// `(inside, outside, count)` lines; panics when it cannot be read.
+pub fn proc_id_map(pid: u32, file: &str) -> Vec<(u32, u32, u32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/{file}: {e}"));
+    text.lines()
+        .map(|l| {
+            let v: Vec<u32> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            (v[0], v[1], v[2])
+        })
+        .collect()
+}
+
 fn map_for(id: u32, ranges: &[SubIdRange]) -> Vec<(u32, u32, u32)> {
     let mut map = vec![(0, id, 1)];
     if let Some(r) = ranges.first() {

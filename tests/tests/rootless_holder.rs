@@ -11,7 +11,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use husk_tests::husk::Husk;
@@ -66,10 +66,16 @@ impl Drop for RuntimeDir {
     }
 }
 
-fn husk_in(user: &TestUser, rt: &RuntimeDir) -> Husk {
-    let mut h = Husk::rootless(user);
+/// One test's world, taken in this order so that it drops in reverse: the
+/// husk (removing its containers), then the runtime directory (killing its
+/// holder), then the lock that keeps the tests apart.
+fn setup(test: &str) -> (MutexGuard<'static, ()>, TestUser, RuntimeDir, Husk) {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let user = rootless::rootless_test(test);
+    let rt = RuntimeDir::new(&user);
+    let mut h = Husk::rootless(&user);
     h.env("XDG_RUNTIME_DIR", &rt.path().to_string_lossy());
-    h
+    (one, user, rt, h)
 }
 
 fn comm(pid: i32) -> Option<String> {
@@ -123,17 +129,6 @@ fn holders(uid: u32) -> Vec<i32> {
     out
 }
 
-fn read_map(pid: i32, file: &str) -> Vec<(u32, u32, u32)> {
-    fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Vec<u32> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1], v[2])
-        })
-        .collect()
-}
-
 /// The user namespace `husk unshare` runs in.
 fn ns_of_command(h: &Husk) -> String {
     h.ok(&["unshare", "readlink", "/proc/self/ns/user"])
@@ -143,10 +138,7 @@ fn ns_of_command(h: &Husk) -> String {
 
 #[test]
 fn commands_share_one_namespace_that_a_holder_keeps() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let user = rootless::rootless_test("commands_share_one_namespace_that_a_holder_keeps");
-    let rt = RuntimeDir::new(&user);
-    let h = husk_in(&user, &rt);
+    let (_one, user, rt, h) = setup("commands_share_one_namespace_that_a_holder_keeps");
     let first = ns_of_command(&h);
     assert_ne!(
         first,
@@ -177,8 +169,8 @@ fn commands_share_one_namespace_that_a_holder_keeps() {
         .collect();
     fds.sort();
     assert_eq!(fds, ["/dev/null", "/dev/null", "/dev/null"], "holder fds");
-    assert_eq!(read_map(pid, "uid_map"), user.uid_map());
-    assert_eq!(read_map(pid, "gid_map"), user.gid_map());
+    assert_eq!(rootless::proc_id_map(pid as u32, "uid_map"), user.uid_map());
+    assert_eq!(rootless::proc_id_map(pid as u32, "gid_map"), user.gid_map());
     // Its own session: a terminal's ^C to the command does not reach it.
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let f: Vec<&str> = stat
@@ -192,10 +184,7 @@ fn commands_share_one_namespace_that_a_holder_keeps() {
 
 #[test]
 fn a_dead_holder_is_replaced() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let user = rootless::rootless_test("a_dead_holder_is_replaced");
-    let rt = RuntimeDir::new(&user);
-    let h = husk_in(&user, &rt);
+    let (_one, _user, rt, h) = setup("a_dead_holder_is_replaced");
     let first = ns_of_command(&h);
     let old = rt.recorded().unwrap();
     // SAFETY: kill has no memory effects.
@@ -229,12 +218,8 @@ impl Drop for Reap {
 
 #[test]
 fn a_recorded_pid_is_joined_only_if_it_is_a_holder_with_the_right_maps() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let user = rootless::rootless_test(
-        "a_recorded_pid_is_joined_only_if_it_is_a_holder_with_the_right_maps",
-    );
-    let rt = RuntimeDir::new(&user);
-    let h = husk_in(&user, &rt);
+    let (_one, user, rt, h) =
+        setup("a_recorded_pid_is_joined_only_if_it_is_a_holder_with_the_right_maps");
     // A `sleep` named husk-userns, in a user namespace of the user's with
     // another mapping (only the user's own uid).
     let bin = h.scratch().join("husk-userns");
@@ -282,10 +267,7 @@ fn a_recorded_pid_is_joined_only_if_it_is_a_holder_with_the_right_maps() {
 
 #[test]
 fn concurrent_first_commands_make_one_holder() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let user = rootless::rootless_test("concurrent_first_commands_make_one_holder");
-    let rt = RuntimeDir::new(&user);
-    let h = husk_in(&user, &rt);
+    let (_one, user, rt, h) = setup("concurrent_first_commands_make_one_holder");
     let before = holders(user.uid);
     let children: Vec<Child> = (0..8)
         .map(|_| {
@@ -319,10 +301,7 @@ fn concurrent_first_commands_make_one_holder() {
 
 #[test]
 fn containers_run_in_the_holders_namespace() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let user = rootless::rootless_test("containers_run_in_the_holders_namespace");
-    let rt = RuntimeDir::new(&user);
-    let h = husk_in(&user, &rt);
+    let (_one, _user, rt, h) = setup("containers_run_in_the_holders_namespace");
     let layout = husk_tests::fixtures::cached("busybox").layout_dir;
     rootless::make_accessible(&layout).unwrap();
     h.ok(&["pull", &format!("oci:{}", layout.display())]);

@@ -90,16 +90,6 @@ fn wait_for_new_userns(pid: u32) {
     }
 }
 
-fn read_map(pid: u32, file: &str) -> Vec<(u32, u32, u32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
-    text.lines()
-        .map(|l| {
-            let v: Vec<u32> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1], v[2])
-        })
-        .collect()
-}
-
 fn map_args(map: &[(u32, u32, u32)]) -> Vec<String> {
     map.iter()
         .flat_map(|(c, h, n)| [c.to_string(), h.to_string(), n.to_string()])
@@ -120,7 +110,7 @@ fn newuidmap_and_newgidmap_install_multi_range_maps() {
     let pid = child.0.id();
     wait_for_new_userns(pid);
     assert!(
-        read_map(pid, "uid_map").is_empty(),
+        rootless::proc_id_map(pid, "uid_map").is_empty(),
         "map set before newuidmap"
     );
     run(user
@@ -131,8 +121,8 @@ fn newuidmap_and_newgidmap_install_multi_range_maps() {
         .command("newgidmap")
         .arg(pid.to_string())
         .args(map_args(&user.gid_map())));
-    let uid_map = read_map(pid, "uid_map");
-    let gid_map = read_map(pid, "gid_map");
+    let uid_map = rootless::proc_id_map(pid, "uid_map");
+    let gid_map = rootless::proc_id_map(pid, "gid_map");
     assert_eq!(uid_map, user.uid_map());
     assert_eq!(gid_map, user.gid_map());
     assert_eq!(uid_map.len(), 2, "user itself plus a subordinate range");
