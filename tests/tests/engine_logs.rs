@@ -75,7 +75,7 @@ flavours!(
         let mut fol = env.husk.spawn(&["logs", "-f", "f"]);
         fol.wait_stdout("n1\n");
         assert!(fol.running(), "logs -f exited while the container runs: {:?}", fol.stdout());
-        env.ok(&["exec", "f", "touch", "/tmp/go"]);
+        env.release("f");
         let o = fol.wait();
         assert_eq!((o.code(), o.stdout.as_str()), (0, "n1\nn2\nn3\n"), "logs -f: {o}");
         env.check(&[

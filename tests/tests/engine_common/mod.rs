@@ -177,6 +177,22 @@ impl Env {
         self.husk.ok(&args)
     }
 
+    /// Lets a container that polls for `/tmp/go` go on: a detached exec
+    /// touches the file. Not a foreground exec: the container may exit
+    /// as soon as the file is there, and its pid namespace then kills an
+    /// exec'd process the scheduler had not yet let reach its exit (the
+    /// exec would report 137).
+    #[track_caller]
+    pub fn release(&self, name: &str) {
+        let o = self.husk.run(&["exec", "-d", name, "touch", "/tmp/go"]);
+        assert_eq!(
+            o.code(),
+            0,
+            "[{}] exec -d {name} touch /tmp/go: {o}",
+            self.husk.flavour()
+        );
+    }
+
     /// Starts a detached container named `name` running `cmd` (filled),
     /// waits until it runs, records `{name}` / `{name.id}` / `{name.short}`
     /// and returns its id.
