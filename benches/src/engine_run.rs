@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::args::Args;
 use crate::engines::{self, Engine, Fixture, Mode, Unavailable};
 use crate::report::{self, ms, Report};
+use crate::settle;
 use crate::stats::summarize;
 
 const USAGE: &str =
@@ -68,7 +69,9 @@ pub fn run(args: &Args) -> Result<Report> {
     let fx = Fixture::start()?;
     let mut md = format!(
         "### Engine `run --rm busybox true`\n\n{n} interleaved rounds after {warmup} warm-up; busybox \
-         pulled from a local registry into a private store per engine. {}\n\n",
+         pulled from a local registry into a private store per engine. After each run the \
+         next waits until the processes it started have ended (tail: conmon's or the shim's \
+         work after `run` returned). {}\n\n",
         report::conditions(load)
     );
     let header = [
@@ -81,12 +84,14 @@ pub fn run(args: &Args) -> Result<Report> {
         "p99 ms",
         "mean ms",
         "p50 vs husk",
+        "tail p50 ms",
     ];
     let mut rows = Vec::new();
     let mut results = Vec::new();
     for mode in modes(&mode)? {
         let (engines, missing) = split(engines::setup_all(&mode, &fx)?);
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+        let mut tails: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
         let mut failed: Vec<Option<String>> = vec![None; engines.len()];
         for round in 0..warmup + n {
             for i in report::balanced_order(engines.len(), round) {
@@ -94,8 +99,15 @@ pub fn run(args: &Args) -> Result<Report> {
                 if failed[i].is_some() {
                     continue;
                 }
-                match e.time_run() {
-                    Ok(t) if round >= warmup => samples[i].push(t),
+                let since = settle::now_ticks();
+                let timed = e.time_run();
+                // Its leftovers finish before the next engine's run starts.
+                let tail = settle::settle(since);
+                match timed {
+                    Ok(t) if round >= warmup => {
+                        samples[i].push(t);
+                        tails[i].push(tail);
+                    }
                     Ok(_) => {}
                     Err(why) => failed[i] = Some(why),
                 }
@@ -130,10 +142,11 @@ pub fn run(args: &Args) -> Result<Report> {
                 ms(s.p99),
                 ms(s.mean),
                 ratio,
+                ms(summarize(&tails[i], &[]).p50),
             ]);
             results.push(
                 json!({"mode": mode.name(), "engine": e.name, "status": "ok",
-                "stats": s.to_json(), "samples_ms": samples[i]}),
+                "stats": s.to_json(), "samples_ms": samples[i], "tail_ms": tails[i]}),
             );
         }
         rows.extend(unavailable_rows(mode.name(), &missing, header.len()));

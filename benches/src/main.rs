@@ -17,6 +17,7 @@ mod lifecycle;
 mod pull;
 mod report;
 mod runtimes;
+mod settle;
 mod shim_rss;
 mod stats;
 mod throughput;
