@@ -134,12 +134,46 @@ impl Session {
         self.tty
     }
 
+    /// Tells the shim that this client does the exit command's work itself
+    /// once the container exits: the shim then waits for [`Session::cleaned`]
+    /// and runs the exit command only if this client ends without it.
+    pub fn claim_cleanup(&self) -> Result<()> {
+        proto::write_frame(self.sock.as_fd(), proto::CLAIM_CLEANUP, &[])
+            .map_err(|e| ShimError::sys(format!("claiming the cleanup from {}", self.peer), e))
+    }
+
+    /// Reports the claimed cleanup done (the shim skips its exit command),
+    /// and waits (a few seconds at most) for the shim to end.
+    pub fn cleaned(self) {
+        if proto::write_frame(self.sock.as_fd(), proto::CLEANED, &[]).is_err() {
+            return;
+        }
+        let mut p = [libc::pollfd {
+            fd: self.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut buf = [0u8; 512];
+        // The shim sends nothing more: readable means it closed its end.
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match sys::poll(&mut p, left.as_millis().max(1) as i32) {
+                Ok(0) => return,
+                Ok(_) => match sys::read(self.sock.as_fd(), &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Relays this process's stdio until the user detaches or the container
     /// exits. `on_signal`, when given, receives the signals in `proxied`
     /// that this process gets meanwhile (the engine forwards them to the
     /// container: `--sig-proxy`).
     pub fn relay(
-        self,
+        &self,
         opts: &AttachOptions,
         proxied: &[i32],
         on_signal: Option<&mut dyn FnMut(i32)>,

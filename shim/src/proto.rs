@@ -23,6 +23,12 @@ pub const STDIN: u8 = 0x01;
 pub const RESIZE: u8 = 0x02;
 /// Attach, client to shim: the client's stdin reached end of file.
 pub const CLOSE_STDIN: u8 = 0x03;
+/// Attach, client to shim: after the container exits, this client does
+/// what the exit command would (no payload); the shim waits for its
+/// [`CLEANED`] and runs the exit command only if that never comes.
+pub const CLAIM_CLEANUP: u8 = 0x04;
+/// Attach, client to shim: the claimed cleanup is done (no payload).
+pub const CLEANED: u8 = 0x05;
 /// Attach, shim to client: first frame; one flag byte ([`HELLO_TTY`], [`HELLO_STDIN`]).
 pub const HELLO: u8 = 0x10;
 /// Attach, shim to client: container stdout bytes (all output with a tty).

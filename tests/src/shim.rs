@@ -340,6 +340,16 @@ impl AttachConn {
         self.frame(0x03, &[]);
     }
 
+    /// Claims the cleanup after the exit (CLAIM_CLEANUP).
+    pub fn claim_cleanup(&mut self) {
+        self.frame(0x04, &[]);
+    }
+
+    /// Reports the claimed cleanup done (CLEANED).
+    pub fn cleaned(&mut self) {
+        self.frame(0x05, &[]);
+    }
+
     /// Reads frames until `done(&received)` or the connection ends or
     /// `timeout` passes; returns whether `done` held.
     pub fn read_until(&mut self, timeout: Duration, done: impl Fn(&Received) -> bool) -> bool {

@@ -12,7 +12,7 @@ use husk_tests::bundle::{
     processes_with, status_timeout, unique, wait_no_processes, Bundle, IdMapping,
 };
 use husk_tests::rootless::rootless_test;
-use husk_tests::shim::{parse_k8s, parse_pids, reassemble, wait_gone, ShimHost};
+use husk_tests::shim::{parse_k8s, parse_pids, reassemble, wait_gone, AttachConn, ShimHost};
 use serde_json::{json, Value};
 
 /// A bundle without a pid namespace, so the shell is no init and can be
@@ -209,6 +209,53 @@ fn exit_command_runs_and_is_killed_after_its_timeout() {
         Vec::<i32>::new(),
         "the hook was not killed"
     );
+}
+
+/// An attacher that claims the cleanup and reports it done spares the exit
+/// command; one that claims it and hangs up without that (dies), or that
+/// never claimed it, gets the exit command run as usual.
+#[test]
+fn claimed_cleanup_replaces_the_exit_command() {
+    let h = ShimHost::new();
+    for (claim, report, hook_runs) in [
+        (true, true, false),
+        (true, false, true),
+        (false, false, true),
+    ] {
+        let out = h.work().join(unique("hook-out"));
+        let b = Bundle::new("busybox", &["sh", "-c", "exit 3"]);
+        let id = unique("claim");
+        let script = format!("echo ran > {}", out.display());
+        let (_, shim) = h.spawn_ok(&b, &id, &["--exit-command", "/bin/sh", "-c", &script]);
+        let mut conn = AttachConn::connect(&h.socket(&id));
+        if claim {
+            conn.claim_cleanup();
+        }
+        h.start(&id);
+        assert_eq!(conn.until_exit().exit, Some(3));
+        let case = format!("claim {claim}, CLEANED {report}");
+        if report {
+            conn.cleaned();
+            // The shim ends right after: the connection closes.
+            assert!(
+                conn.read_until(status_timeout(), |_| false) || wait_gone(shim, status_timeout()),
+                "{case}"
+            );
+        } else {
+            drop(conn);
+        }
+        assert!(
+            wait_gone(shim, status_timeout() * 2),
+            "{case}: shim {shim} runs on"
+        );
+        assert_eq!(
+            out.exists(),
+            hook_runs,
+            "{case}: exit command ran: {}",
+            out.exists()
+        );
+        assert_eq!(h.wait_exit(&id)["exit_code"], 3, "{case}");
+    }
 }
 
 #[test]

@@ -209,4 +209,10 @@ fn husk_run_trace_covers_wall_time() {
         husk_traced(&husk, &["run", "--rm", &image, "true"])
     });
     assert!(c.phases.iter().any(|p| p == "runtime.clone"), "{c:#?}");
+    // The foreground run cleans up itself (the shim hands it over): one
+    // husk process, no wait for a `container cleanup` of the shim's.
+    let count = |name: &str| c.phases.iter().filter(|p| *p == name).count();
+    assert_eq!(count("engine.cleanup"), 1, "{c:#?}");
+    assert_eq!(count("engine.cli"), 1, "{c:#?}");
+    assert_eq!(count("engine.cleanup-wait"), 0, "{c:#?}");
 }

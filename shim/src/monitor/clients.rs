@@ -35,6 +35,8 @@ pub struct Client {
     /// Hung up or broke the protocol; dropped once the current poll round
     /// is over (dropping it earlier would shift the round's client slots).
     pub gone: bool,
+    /// Sent [`proto::CLAIM_CLEANUP`]: it cleans up after the exit.
+    pub claims_cleanup: bool,
 }
 
 impl Client {
@@ -51,6 +53,7 @@ impl Client {
             small_len: 0,
             pending: Vec::new(),
             gone: false,
+            claims_cleanup: false,
         };
         if !c.send(proto::HELLO, &[flags]) {
             return Err(std::io::ErrorKind::BrokenPipe.into());
@@ -100,12 +103,31 @@ impl Client {
 
     /// Reads what the client sent into `buf` and hands each request to
     /// `each`; `false` when the client hung up or broke the protocol.
-    pub fn read(&mut self, buf: &mut [u8], mut each: impl FnMut(Request<'_>)) -> bool {
+    pub fn read(&mut self, buf: &mut [u8], each: impl FnMut(Request<'_>)) -> bool {
+        self.read_once(buf, each).is_some()
+    }
+
+    /// Reads whatever requests are still queued (nonblocking), for a claim
+    /// sent just before the exit; `false` when the client is gone.
+    pub fn drain(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.read_once(&mut buf, |_| {}) {
+                None => return false,
+                Some(false) => return true,
+                Some(true) => {}
+            }
+        }
+    }
+
+    /// Like [`Client::read`]: `None` when gone, else whether anything was
+    /// read.
+    fn read_once(&mut self, buf: &mut [u8], mut each: impl FnMut(Request<'_>)) -> Option<bool> {
         let n = match sys::read(self.sock.as_fd(), buf) {
-            Ok(0) => return false,
+            Ok(0) => return None,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-            Err(_) => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(false),
+            Err(_) => return None,
         };
         let mut data = &buf[..n];
         while !data.is_empty() {
@@ -121,11 +143,11 @@ impl Client {
                 let ok = match ty {
                     proto::STDIN => len <= proto::MAX_ATTACH_PAYLOAD,
                     proto::RESIZE => len == 4,
-                    proto::CLOSE_STDIN => len == 0,
+                    proto::CLOSE_STDIN | proto::CLAIM_CLEANUP => len == 0,
                     _ => false,
                 };
                 if !ok {
-                    return false;
+                    return None;
                 }
                 (self.ty, self.remaining, self.small_len) = (ty, len, 0);
             }
@@ -151,11 +173,12 @@ impl Client {
                         ));
                     }
                     proto::CLOSE_STDIN => each(Request::CloseStdin),
+                    proto::CLAIM_CLEANUP => self.claims_cleanup = true,
                     _ => {}
                 }
                 self.hdr_len = 0;
             }
         }
-        true
+        Some(true)
     }
 }

@@ -40,7 +40,10 @@ impl Monitor {
             let _ = std::fs::remove_file(p);
         }
         self.listener = None;
-        for c in std::mem::take(&mut self.clients) {
+        let mut claimers = Vec::new();
+        for mut c in std::mem::take(&mut self.clients) {
+            // A claim still queued counts; a client gone meanwhile does not.
+            let alive = c.drain();
             // Give each attacher its last output and the code, waiting a
             // little for a slow one rather than dropping what it is owed.
             let _ = c.sock.set_nonblocking(false);
@@ -48,11 +51,60 @@ impl Monitor {
                 .sock
                 .set_write_timeout(Some(std::time::Duration::from_secs(2)));
             let _ = sys::write_all(c.sock.as_fd(), &c.pending);
-            let _ = proto::write_frame(c.sock.as_fd(), proto::EXIT, &code.to_be_bytes());
+            let sent = proto::write_frame(c.sock.as_fd(), proto::EXIT, &code.to_be_bytes());
+            if alive && sent.is_ok() && c.claims_cleanup {
+                let _ = c
+                    .sock
+                    .set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                claimers.push(c.sock);
+            }
         }
-        self.run_exit_command();
+        if !self.cleaned_by(claimers) {
+            self.run_exit_command();
+        }
         // Whatever else has ended by now.
         while let Ok(Some(_)) = sys::try_wait(-1) {}
+    }
+
+    /// Waits (at most the exit command's timeout) for one of the clients
+    /// that claimed the cleanup to report it done; `false` when all of them
+    /// hang up, break the protocol or time out without that, and the exit
+    /// command must run after all.
+    fn cleaned_by(&self, mut claimers: Vec<std::os::unix::net::UnixStream>) -> bool {
+        let deadline = Instant::now() + self.cfg.exit_command_timeout();
+        while !claimers.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut fds: Vec<libc::pollfd> = claimers
+                .iter()
+                .map(|c| libc::pollfd {
+                    fd: std::os::fd::AsRawFd::as_raw_fd(c),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            if sys::poll(&mut fds, left.as_millis().clamp(1, 1000) as i32).is_err() {
+                continue;
+            }
+            let mut keep = Vec::with_capacity(claimers.len());
+            for (c, p) in claimers.into_iter().zip(&fds) {
+                if p.revents == 0 {
+                    keep.push(c);
+                    continue;
+                }
+                // Input the client sent before it saw EXIT is skipped; end
+                // of file or a broken frame leaves this client out.
+                match proto::read_frame(c.as_fd(), proto::MAX_ATTACH_PAYLOAD) {
+                    Ok(Some((proto::CLEANED, _))) => return true,
+                    Ok(Some(_)) => keep.push(c),
+                    Ok(None) | Err(_) => {}
+                }
+            }
+            claimers = keep;
+        }
+        false
     }
 
     fn run_exit_command(&mut self) {

@@ -216,15 +216,52 @@ fn foreground(eng: &mut Engine, rec: &ContainerRecord) -> anyhow::Result<i32> {
         .run_dir(&rec.id)
         .join(husk_shim::config::ATTACH_SOCKET);
     let session = attach::connect(&socket)?;
+    // Cleaning up here saves the shim starting another husk for it; the
+    // rootfs mount is only reachable from the shim's mount namespace.
+    let claimed = match &session {
+        Some(s) => {
+            let shim = eng.catalog.container(&rec.id)?.map_or(0, |c| c.shim_pid);
+            shares_mount_ns(shim) && s.claim_cleanup().is_ok()
+        }
+        None => false,
+    };
     start::start_created(eng, &rec.id).map_err(create_error)?;
-    let outcome = match session {
+    let outcome = match &session {
         Some(s) => relay(eng, rec, s)?,
         None => AttachOutcome::Disconnected,
     };
+    if let (AttachOutcome::Exited(code), Some(s), true) = (outcome, session, claimed) {
+        let _t = crate::trace::span("engine.cleanup");
+        if crate::container::cleanup::cleanup(eng, &rec.id).is_ok() {
+            s.cleaned();
+            return Ok(code);
+        }
+        // Closing without CLEANED: the shim runs its exit command, which
+        // tries again; wait for that as usual.
+    }
     finish(eng, rec, outcome)
 }
 
-fn relay(eng: &Engine, rec: &ContainerRecord, s: attach::Session) -> anyhow::Result<AttachOutcome> {
+/// Whether process `pid` is in this process's mount namespace.
+fn shares_mount_ns(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if pid <= 0 {
+        return false;
+    }
+    match (
+        std::fs::metadata("/proc/self/ns/mnt"),
+        std::fs::metadata(format!("/proc/{pid}/ns/mnt")),
+    ) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+fn relay(
+    eng: &Engine,
+    rec: &ContainerRecord,
+    s: &attach::Session,
+) -> anyhow::Result<AttachOutcome> {
     let opts = AttachOptions {
         detach_keys: rec
             .options
@@ -419,7 +456,7 @@ pub fn attach_cmd(ctx: &mut Ctx, a: AttachArgs) -> anyhow::Result<i32> {
         .run_dir(&rec.id)
         .join(husk_shim::config::ATTACH_SOCKET);
     let outcome = match attach::connect(&socket)? {
-        Some(s) => relay(eng, &rec, s)?,
+        Some(s) => relay(eng, &rec, &s)?,
         None => AttachOutcome::Disconnected,
     };
     match outcome {
