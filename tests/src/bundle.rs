@@ -591,9 +591,26 @@ impl Runtime {
     /// `husk-runtime --root <root> ARGS…`, as root or as the test user,
     /// stdin closed.
     pub fn cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        self.cmd_with(args, || Ok(()))
+    }
+
+    /// Like [`Runtime::cmd`], with `as_root` run in the child before it
+    /// execs (as root, before the switch to the test user when rootless).
+    pub fn cmd_with<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        as_root: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Command {
         let mut cmd = match &self.user {
-            Some(u) => u.command(&self.bin),
-            None => Command::new(&self.bin),
+            Some(u) => u.command_with(&self.bin, as_root),
+            None => {
+                use std::os::unix::process::CommandExt;
+                let mut c = Command::new(&self.bin);
+                // SAFETY: the caller's hook runs in the forked child before
+                // exec; callers keep it to async-signal-safe work.
+                unsafe { c.pre_exec(as_root) };
+                c
+            }
         };
         cmd.arg("--root").arg(self.root()).args(args);
         cmd.stdin(Stdio::null());

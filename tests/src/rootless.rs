@@ -210,6 +210,17 @@ impl TestUser {
     /// LOGNAME, XDG_RUNTIME_DIR, PATH, LANG, and cwd `/`. Add arguments
     /// with `.arg()` as usual.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.command_with(program, || Ok(()))
+    }
+
+    /// Like [`TestUser::command`], with `as_root` run in the child (still
+    /// root) just before it switches to the user: a move into a cgroup
+    /// only root may make, say.
+    pub fn command_with(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        mut as_root: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Command {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(program);
         cmd.env_clear()
@@ -225,6 +236,7 @@ impl TestUser {
         // only makes the three system calls, which allocate nothing.
         unsafe {
             cmd.pre_exec(move || {
+                as_root()?;
                 let ok = libc::setgroups(groups.len(), groups.as_ptr()) == 0
                     && libc::setresgid(gid, gid, gid) == 0
                     && libc::setresuid(uid, uid, uid) == 0;

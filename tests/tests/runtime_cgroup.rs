@@ -281,20 +281,15 @@ impl Delegated {
         Delegated { dirs }
     }
 
-    /// Makes `cmd` start inside the delegated cgroups (the move happens as
-    /// root, in the child, before it switches to the user).
-    fn place(&self, cmd: &mut std::process::Command) {
-        use std::os::unix::process::CommandExt;
+    /// A hook for [`Runtime::cmd_with`] that moves the child into the
+    /// delegated cgroups (as root, before it switches to the user).
+    fn mover(&self) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
         let procs: Vec<PathBuf> = self.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
-        // SAFETY: the closure only writes to files (no allocation-unsafe
-        // state is shared with the parent) before exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                for p in &procs {
-                    fs::write(p, "0")?;
-                }
-                Ok(())
-            });
+        move || {
+            for p in &procs {
+                fs::write(p, "0")?;
+            }
+            Ok(())
         }
     }
 }
@@ -322,8 +317,7 @@ fn rootless_with_a_delegated_cgroup_can_pause_and_resume() {
     let b = Bundle::rootless(&user, IdMapping::Single, "busybox", &["sleep", "30"]);
     let id = unique("rl-deleg");
     let run = |args: &[&str]| {
-        let mut c = rt.cmd(args);
-        deleg.place(&mut c);
+        let mut c = rt.cmd_with(args, deleg.mover());
         let log = rt.scratch().join(format!("{}.log", unique("out")));
         let f = fs::File::create(&log).unwrap();
         let status = c.stdout(f.try_clone().unwrap()).stderr(f).status().unwrap();
