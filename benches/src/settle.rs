@@ -104,8 +104,14 @@ mod tests {
         let waited = settle(since);
         assert!(waiter.join().unwrap().success());
         assert!(
-            (250.0..2900.0).contains(&waited),
+            waited >= 250.0,
             "settled after {waited} ms with a sleep 0.3 running"
+        );
+        // It returns once the sleep is gone, unless some other process of
+        // the machine, started meanwhile, still runs.
+        assert!(
+            waited < 2900.0 || !started_since(since).is_empty(),
+            "waited {waited} ms with nothing left running"
         );
     }
 }
